@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
-from generators.answers import AnswerPosition, answer_first, two_way_case
+from generators.answers import open_case
 from generators.case import Case
 from generators.options import require_int, require_strategy
 from generators.people import NAMES
@@ -72,23 +72,20 @@ def bets(draw: Callable, good: bool) -> Bet:
     return Bet(draw(st.sampled_from(NAMES)), lose_percent, loss, gain)
 
 
-def build_hindsight_case(bet: Bet, demonstrations: list[Bet], first: bool) -> Case:
+def build_hindsight_case(bet: Bet, demonstrations: list[Bet]) -> Case:
     """The question's outcome contradicts its expected value; the right answer follows the expected value."""
     prompt = "\n\n".join([*(demo.demonstration for demo in demonstrations), bet.question(won=not bet.good)])
     wrong = " N" if bet.good else " Y"
     axes = {"bet": "good" if bet.good else "bad", "shots": len(demonstrations)}
-    return two_way_case(prompt, bet.answer, wrong, first, axes)
+    return open_case(prompt, bet.answer, wrong, axes)
 
 
-def hindsight_neglect_cases(
-    *, shots: st.SearchStrategy[int] | None = None, answer_position: AnswerPosition = "balanced"
-) -> st.SearchStrategy[Case]:
+def hindsight_neglect_cases(*, shots: st.SearchStrategy[int] | None = None) -> st.SearchStrategy[Case]:
     """``shots`` demonstrations (default 10, as the prize's task), good bets that won and bad bets that lost in
     about equal numbers, in random order, then the question."""
     if shots is not None:
         require_strategy(_CALLER, "shots", shots)
     counts = st.just(10) if shots is None else shots
-    first = answer_first(_CALLER, answer_position)
 
     @st.composite
     def cases(draw: Callable) -> Case:
@@ -96,6 +93,6 @@ def hindsight_neglect_cases(
         question = draw(bets(good=draw(st.booleans())))
         demonstrations = [draw(bets(good=i % 2 == 0)) for i in range(count)]
         order = draw(st.permutations(demonstrations))
-        return build_hindsight_case(question, list(order), draw(first))
+        return build_hindsight_case(question, list(order))
 
     return cases()

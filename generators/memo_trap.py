@@ -15,7 +15,7 @@ from pathlib import Path
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from generators.answers import AnswerPosition, answer_first, two_way_case
+from generators.answers import open_case
 from generators.case import Case
 from generators.options import require_subset
 
@@ -46,21 +46,20 @@ def load_phrases(path: Path = PROVERBS_CSV) -> tuple[Phrase, ...]:
 PHRASES = load_phrases()
 
 
-def build_memo_trap_case(phrase: Phrase, word: str, frame: str, first: bool) -> Case:
+def build_memo_trap_case(phrase: Phrase, word: str, frame: str) -> Case:
     """Right: the requested ``word``; wrong: the phrase's famous ending (they must differ)."""
     if word == phrase.ending:
         raise ValueError(f"the requested word {word!r} is the famous ending of {phrase.prefix!r}")
     prompt = FRAMES[frame].format(word=word, prefix=phrase.prefix)
     kind = "proverb" if phrase.source.startswith("proverb") else "quote"
     axes = {"kind": kind, "requested": word, "frame": frame}
-    return two_way_case(prompt, f" {word}", f" {phrase.ending}", first, axes)
+    return open_case(prompt, f" {word}", f" {phrase.ending}", axes)
 
 
 def memo_trap_cases(
     *,
     requested: Collection[str] = REQUESTED,
     frames: Collection[str] = tuple(FRAMES),
-    answer_position: AnswerPosition = "balanced",
 ) -> st.SearchStrategy[Case]:
     """Every shipped phrase, asked to end in one of the ``requested`` words (never its famous ending)."""
     if isinstance(requested, str) or not requested or not all(str(word).isalpha() for word in requested):
@@ -71,11 +70,10 @@ def memo_trap_cases(
     stuck = [phrase.prefix for phrase in PHRASES if set(words) <= {phrase.ending}]
     if stuck:
         raise InvalidArgument(f"{_CALLER}(requested={words!r}) leaves no word to ask of {stuck}; add another word")
-    first = answer_first(_CALLER, answer_position)
     chosen_frames = st.sampled_from(require_subset(_CALLER, "frames", frames, tuple(FRAMES)))
 
     def for_phrase(phrase: Phrase) -> st.SearchStrategy[Case]:
         usable = [word for word in words if word != phrase.ending]
-        return st.builds(build_memo_trap_case, st.just(phrase), st.sampled_from(usable), chosen_frames, first)
+        return st.builds(build_memo_trap_case, st.just(phrase), st.sampled_from(usable), chosen_frames)
 
     return st.sampled_from(PHRASES).flatmap(for_phrase)

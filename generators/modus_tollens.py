@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
-from generators.answers import AnswerPosition, answer_first, two_way_case
+from generators.answers import open_case
 from generators.case import Case
 from generators.options import require_subset
 from generators.people import NAMES
@@ -84,9 +84,7 @@ FRAMES: dict[str, str] = {
 }
 
 
-def build_modus_tollens_case(
-    conditional: tuple[Proposition, Proposition], name: str, form: str, frame: str, first: bool
-) -> Case:
+def build_modus_tollens_case(conditional: tuple[Proposition, Proposition], name: str, form: str, frame: str) -> Case:
     """The argument ``form`` over ``If name P, then name Q``; the right answer is whether the form is valid."""
     p, q = conditional
     shape = FORMS[form]
@@ -94,14 +92,13 @@ def build_modus_tollens_case(
     premise, conclusion = (said[letter].said(true) for letter, true in (shape.premise, shape.conclusion))
     prompt = FRAMES[frame].format(name=name, p=p.holds, q=q.holds, premise=premise, conclusion=conclusion)
     right, wrong = (" Yes", " No") if shape.valid else (" No", " Yes")
-    return two_way_case(prompt, right, wrong, first, {"form": form, "topic": q.holds, "frame": frame})
+    return open_case(prompt, right, wrong, {"form": form, "topic": q.holds, "frame": frame})
 
 
 def modus_tollens_cases(
     *,
     forms: Collection[str] = ("modus tollens",),
     frames: Collection[str] = tuple(FRAMES),
-    answer_position: AnswerPosition = "balanced",
 ) -> st.SearchStrategy[Case]:
     """Modus tollens by default; add other ``forms`` as controls (a model answering "Yes" to all fails those)."""
     return st.builds(
@@ -110,5 +107,4 @@ def modus_tollens_cases(
         st.sampled_from(NAMES),
         st.sampled_from(require_subset(_CALLER, "forms", forms, tuple(FORMS))),
         st.sampled_from(require_subset(_CALLER, "frames", frames, tuple(FRAMES))),
-        answer_first(_CALLER, answer_position),
     )

@@ -9,14 +9,15 @@ un-negated twins as a control.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from generators.answers import AnswerPosition, answer_first, in_order, prize_case
-from generators.case import Case
+from generators.answers import AnswerPosition, answer_first, in_order, listed_case, position_domain
+from generators.case import AxisValue, Case, domains_of
+from generators.declared import declared_values
 from generators.options import require_subset
 
 _CALLER = "negated_qa_cases"
@@ -92,14 +93,22 @@ FRAMES: dict[str, str] = {
 
 
 def build_negated_qa_case(
-    category: Category, member: str, outsider: str, negated: bool, frame: str, first: bool
+    category: Category,
+    member: str,
+    outsider: str,
+    negated: bool,
+    frame: str,
+    first: bool,
+    *,
+    domains: Mapping[str, Sequence[AxisValue]] | None = None,
+    positions: Sequence[int] = (0, 1),
 ) -> Case:
     """Options ``member`` and ``outsider``; the right one is the outsider when the question says "not"."""
     right, wrong = (outsider, member) if negated else (member, outsider)
     a, b = in_order(right, wrong, first)
     prompt = FRAMES[frame].format(negation="not " if negated else "", category=category.name, a=a, b=b)
     axes = {"category": category.name, "negated": negated, "frame": frame}
-    return prize_case(prompt, (" A", " B"), 0 if first else 1, axes)
+    return listed_case(prompt, (" A", " B"), 0 if first else 1, axes, domains=domains or {}, positions=positions)
 
 
 def negated_qa_cases(
@@ -114,11 +123,26 @@ def negated_qa_cases(
     chosen_negated = st.sampled_from(tuple(dict.fromkeys(negated)))
     chosen_frames = st.sampled_from(require_subset(_CALLER, "frames", frames, tuple(FRAMES)))
     first = answer_first(_CALLER, answer_position)
+    domains = domains_of(
+        category=[category.name for category in CATEGORIES],
+        negated=declared_values(chosen_negated) or (),
+        frame=declared_values(chosen_frames) or (),
+    )
 
     @st.composite
     def cases(draw: Callable) -> Case:
         category = draw(st.sampled_from(CATEGORIES))
         member, outsider = draw(st.sampled_from(category.members)), draw(st.sampled_from(category.outsiders))
-        return build_negated_qa_case(category, member, outsider, draw(chosen_negated), draw(chosen_frames), draw(first))
+        negation, frame = draw(chosen_negated), draw(chosen_frames)
+        return build_negated_qa_case(
+            category,
+            member,
+            outsider,
+            negation,
+            frame,
+            draw(first),
+            domains=domains,
+            positions=position_domain(answer_position),
+        )
 
     return cases()

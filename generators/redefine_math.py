@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
-from generators.answers import AnswerPosition, answer_first, two_way_case
+from generators.answers import open_case
 from generators.case import Case
 from generators.options import require_subset
 
@@ -52,31 +52,31 @@ FRAMES: dict[str, str] = {
 KINDS = ("constant", "operator")
 
 
-def build_constant_case(constant: Constant, value: int, frame: str, first: bool) -> Case:
+def build_constant_case(constant: Constant, value: int, frame: str) -> Case:
     """``value``'s first digit must differ from the constant's usual one, or both classes would be equal."""
     question = f"What is the first digit of {constant.symbol}?"
     prompt = FRAMES[frame].format(symbol=constant.symbol, meaning=value, question=question)
     axes = {"kind": "constant", "symbol": constant.symbol, "frame": frame}
-    return two_way_case(prompt, f" {str(value)[0]}", f" {constant.digits[0]}", first, axes)
+    return open_case(prompt, f" {str(value)[0]}", f" {constant.digits[0]}", axes)
 
 
-def build_operator_case(usual: Operation, meaning: Operation, x: int, y: int, frame: str, first: bool) -> Case:
+def build_operator_case(usual: Operation, meaning: Operation, x: int, y: int, frame: str) -> Case:
     """``usual.symbol`` now means ``meaning``: ``x symbol y`` is ``meaning(x, y)``, not ``usual(x, y)``."""
     question = f"What is {x} {usual.symbol} {y}?"
     prompt = FRAMES[frame].format(symbol=usual.symbol, meaning=meaning.name, question=question)
     axes = {"kind": "operator", "symbol": usual.symbol, "meaning": meaning.name, "frame": frame}
-    return two_way_case(prompt, f" {meaning.apply(x, y)}", f" {usual.apply(x, y)}", first, axes)
+    return open_case(prompt, f" {meaning.apply(x, y)}", f" {usual.apply(x, y)}", axes)
 
 
-def _constant_cases(frames: st.SearchStrategy[str], first: st.SearchStrategy[bool]) -> st.SearchStrategy[Case]:
+def _constant_cases(frames: st.SearchStrategy[str]) -> st.SearchStrategy[Case]:
     def with_value(constant: Constant) -> st.SearchStrategy[Case]:
         values = st.integers(100, 999).filter(lambda value: str(value)[0] != constant.digits[0])
-        return st.builds(build_constant_case, st.just(constant), values, frames, first)
+        return st.builds(build_constant_case, st.just(constant), values, frames)
 
     return st.sampled_from(CONSTANTS).flatmap(with_value)
 
 
-def _operator_cases(frames: st.SearchStrategy[str], first: st.SearchStrategy[bool]) -> st.SearchStrategy[Case]:
+def _operator_cases(frames: st.SearchStrategy[str]) -> st.SearchStrategy[Case]:
     pairs = st.sampled_from([(usual, meaning) for usual in OPERATIONS for meaning in OPERATIONS if usual != meaning])
 
     @st.composite
@@ -84,7 +84,7 @@ def _operator_cases(frames: st.SearchStrategy[str], first: st.SearchStrategy[boo
         usual, meaning = draw(pairs)
         y = draw(st.integers(2, 9))
         x = draw(st.integers(y + 1, 12).filter(lambda x: usual.apply(x, y) != meaning.apply(x, y)))
-        return build_operator_case(usual, meaning, x, y, draw(frames), draw(first))
+        return build_operator_case(usual, meaning, x, y, draw(frames))
 
     return cases()
 
@@ -93,7 +93,6 @@ def redefine_math_cases(
     *,
     kinds: Collection[str] = KINDS,
     frames: Collection[str] = tuple(FRAMES),
-    answer_position: AnswerPosition = "balanced",
 ) -> st.SearchStrategy[Case]:
     """Redefined constants (``kind="constant"``) and operators (``kind="operator"``), in a few wordings.
 
@@ -101,6 +100,5 @@ def redefine_math_cases(
     """
     chosen_kinds = require_subset(_CALLER, "kinds", kinds, KINDS)
     chosen_frames = st.sampled_from(require_subset(_CALLER, "frames", frames, tuple(FRAMES)))
-    first = answer_first(_CALLER, answer_position)
     by_kind = {"constant": _constant_cases, "operator": _operator_cases}
-    return st.one_of([by_kind[kind](chosen_frames, first) for kind in chosen_kinds])
+    return st.one_of([by_kind[kind](chosen_frames) for kind in chosen_kinds])

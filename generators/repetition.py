@@ -12,16 +12,17 @@ pattern, so the model sees the instruction obeyed. The seed's post reports the i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from generators.alphabets import Pattern, patterns
-from generators.answers import AnswerPosition, answer_first, two_way_case
-from generators.case import Case
+from generators.alphabets import ALPHABETS, Pattern
+from generators.answers import open_case
+from generators.case import AxisValue, Case
 from generators.cycles import MAX_PERIOD, Cycle, cycles
+from generators.declared import declared_values
 from generators.options import require_int, require_optional_bool, require_strategy
 from generators.templates import Template, templates
 
@@ -95,11 +96,14 @@ def build_repetition_case(
     pattern: Pattern | Cycle,
     repetitions: int,
     template: Template,
-    answer_first: bool,
     *,
     demonstrations: Sequence[RepetitionTask] = (),
+    domains: Mapping[str, Sequence[AxisValue]] | None = None,
 ) -> Case:
-    """The case for one choice of every axis: exposed so tests and other behaviours can build cases directly."""
+    """The case for one choice of every axis: exposed so tests and other behaviours can build cases directly.
+
+    The options are not listed in the prompt, so the classes take one order: the right answer, then the
+    completion."""
     cycle = Cycle.of(pattern) if isinstance(pattern, Pattern) else pattern
     task = RepetitionTask(cycle, repetitions, template)
     prompt = "\n\n".join([*(demo.demonstration for demo in demonstrations), task.prompt])
@@ -112,7 +116,15 @@ def build_repetition_case(
         "shots": len(demonstrations),
         "period": cycle.period,
     }
-    return two_way_case(prompt, " " + task.violation, " " + task.continuation, answer_first, axes)
+    return open_case(
+        prompt,
+        " " + task.violation,
+        " " + task.continuation,
+        axes,
+        domains={axis: values for axis, values in (domains or {}).items() if values},
+        question=task.prompt if demonstrations else None,
+        demonstrations=tuple(demo.prompt for demo in demonstrations),
+    )
 
 
 def repetition_suppression_cases(
@@ -120,20 +132,18 @@ def repetition_suppression_cases(
     pattern: st.SearchStrategy[Pattern] | None = None,
     repetition: st.SearchStrategy[int] | None = None,
     template: st.SearchStrategy[Template] | None = None,
-    answer_position: AnswerPosition = "balanced",
     mentions_forbidden: bool | None = None,
     shots: st.SearchStrategy[int] | None = None,
     period: st.SearchStrategy[int] | None = None,
 ) -> st.SearchStrategy[Case]:
     """Cases of the seed task over every axis; each axis strategy can be narrowed.
 
-    ``answer_position="balanced"`` draws whether the right answer is listed first or second, so a scorer that
-    always picks one position scores about half (the released prize data always listed it second).
-    ``mentions_forbidden`` keeps only instructions that do (or don't) name the symbol not to end with.
-    ``shots`` (e.g. ``st.sampled_from([0, 4])``) is how many solved demonstrations precede the question, and
-    ``period`` (e.g. ``st.sampled_from([2, 3])``) how many symbols the pattern cycles through; ``pattern`` and
+    ``mentions_forbidden`` keeps only instructions that do (or don't) name the symbol not to end with; left
+    ``None``, it is an axis of its own, drawn first and evenly, then a template of that kind. ``shots`` (e.g.
+    ``st.sampled_from([0, 4])``) is how many solved demonstrations precede the question: each uses symbols the
+    question does not, so copying a demonstration's answer is never right, and none is the question itself.
+    ``period`` (e.g. ``st.sampled_from([2, 3])``) is how many symbols the pattern cycles through; ``pattern`` and
     ``template`` apply to two-symbol patterns, longer cycles draw from ``cycles()`` and the cycle templates.
-    By default (no shots, period 2) the cases are exactly the seed task's, drawn as they always were.
     """
     options = {"pattern": pattern, "repetition": repetition, "template": template, "shots": shots, "period": period}
     for name, value in options.items():
@@ -142,43 +152,67 @@ def repetition_suppression_cases(
     require_optional_bool(_CALLER, "mentions_forbidden", mentions_forbidden)
     if template is not None and mentions_forbidden is not None:
         raise InvalidArgument(f"{_CALLER}: give template=... or mentions_forbidden=..., not both")
-    first = answer_first(_CALLER, answer_position)
-    two_symbol = _TaskStrategies(
-        pattern=patterns() if pattern is None else pattern,
-        repetition=repetitions() if repetition is None else repetition,
-        template=templates(mentions_forbidden=mentions_forbidden) if template is None else template,
-    )
-    if period is None and shots is None:
-        # The seed's exact strategy: Hypothesis' draws follow a strategy's shape, so this keeps today's cases.
-        return st.builds(build_repetition_case, two_symbol.pattern, two_symbol.repetition, two_symbol.template, first)
-    cycle_templates = templates(mentions_forbidden=mentions_forbidden, cyclic=True)
-    by_period = {2: two_symbol}
+    period = st.just(2) if period is None else period
+    shots = st.just(0) if shots is None else shots
+    repetition = repetitions() if repetition is None else repetition
+    by_period: dict[int, _TaskStrategies] = {}
 
     def tasks_of(chosen_period: int) -> _TaskStrategies:
         if chosen_period not in by_period:
+            cyclic = chosen_period > 2
+            kinds = (False, True) if mentions_forbidden is None else (mentions_forbidden,)
+            by_kind = {kind: templates(mentions_forbidden=kind, cyclic=cyclic) for kind in kinds}
+            chosen_pattern = cycles(period=chosen_period) if cyclic or pattern is None else pattern
             by_period[chosen_period] = _TaskStrategies(
-                cycles(period=chosen_period), two_symbol.repetition, cycle_templates
+                pattern=chosen_pattern,
+                repetition=repetition,
+                template=template if template is not None and not cyclic else None,
+                templates_by_kind=by_kind,
             )
         return by_period[chosen_period]
 
-    return _repetition_cases(
-        period=st.just(2) if period is None else period,
-        shots=st.just(0) if shots is None else shots,
-        tasks_of=tasks_of,
-        answer_first=first,
-    )
+    periods = declared_values(period)
+    single = periods is not None and len(periods) == 1
+    domains = {
+        "period": periods,
+        "shots": declared_values(shots),
+        "repetitions": declared_values(repetition),
+        "mentions_forbidden": None
+        if template is not None
+        else ((False, True) if mentions_forbidden is None else (mentions_forbidden,)),
+        # Alphabets are even only within one period (longer cycles fit fewer alphabets), and only by default.
+        "alphabet": _alphabet_domain(periods[0]) if single and (pattern is None or periods[0] > 2) else None,
+    }
+    return _repetition_cases(period=period, shots=shots, tasks_of=tasks_of, domains=domains)
+
+
+def _alphabet_domain(period: int) -> tuple[str, ...]:
+    return tuple(alphabet.name for alphabet in ALPHABETS if len(alphabet.symbols) >= period)
 
 
 @dataclass(frozen=True)
 class _TaskStrategies:
+    """How one task (the question, or a demonstration) of one period is drawn."""
+
     pattern: st.SearchStrategy[Pattern] | st.SearchStrategy[Cycle]
     repetition: st.SearchStrategy[int]
-    template: st.SearchStrategy[Template]
+    template: st.SearchStrategy[Template] | None
+    templates_by_kind: Mapping[bool, st.SearchStrategy[Template]]
 
-    def draw(self, draw: Callable) -> RepetitionTask:
-        chosen = draw(self.pattern)
+    def draw(self, draw: Callable, *, avoiding: frozenset[str] = frozenset()) -> RepetitionTask:
+        if self.template is not None:
+            template = draw(self.template)
+        else:
+            template = draw(self.templates_by_kind[draw(st.sampled_from(tuple(self.templates_by_kind)))])
+        chosen = draw(
+            self.pattern.filter(lambda drawn: not avoiding & set(_symbols(drawn))) if avoiding else self.pattern
+        )
         cycle = Cycle.of(chosen) if isinstance(chosen, Pattern) else chosen
-        return RepetitionTask(cycle, draw(self.repetition), draw(self.template))
+        return RepetitionTask(cycle, draw(self.repetition), template)
+
+
+def _symbols(drawn: Pattern | Cycle) -> tuple[str, ...]:
+    return (drawn.a, drawn.b) if isinstance(drawn, Pattern) else drawn.symbols
 
 
 @st.composite
@@ -188,15 +222,19 @@ def _repetition_cases(
     period: st.SearchStrategy[int],
     shots: st.SearchStrategy[int],
     tasks_of: Callable[[int], _TaskStrategies],
-    answer_first: st.SearchStrategy[bool],
+    domains: Mapping[str, Sequence[AxisValue] | None],
 ) -> Case:
-    """The question (pattern, repetitions, template, position), then its demonstrations, of one drawn period."""
+    """The question (template, pattern, repetitions), then its demonstrations, of one drawn period."""
     chosen_period = require_int(_CALLER, "period", draw(period), 2, MAX_PERIOD)
     count = require_int(_CALLER, "shots", draw(shots), 0, MAX_SHOTS)
     tasks = tasks_of(chosen_period)
     question = tasks.draw(draw)
-    first = draw(answer_first)
-    demonstrations = [tasks.draw(draw) for _ in range(count)]
+    shown = frozenset(question.cycle.symbols)
+    demonstrations = [tasks.draw(draw, avoiding=shown) for _ in range(count)]
     return build_repetition_case(
-        question.cycle, question.repetitions, question.template, first, demonstrations=demonstrations
+        question.cycle,
+        question.repetitions,
+        question.template,
+        demonstrations=demonstrations,
+        domains={axis: values for axis, values in domains.items() if values},
     )

@@ -13,7 +13,7 @@ from decimal import ROUND_HALF_UP, Context, Decimal
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from generators.answers import AnswerPosition, answer_first, two_way_case
+from generators.answers import open_case
 from generators.case import Case
 from generators.options import require_int, require_subset
 
@@ -37,14 +37,14 @@ def to_decimal_places(x: Decimal, places: int) -> Decimal:
     return x.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
 
-def build_sig_figs_case(x: Decimal, figures: int, frame: str, word: str, magnitude: str, first: bool) -> Case:
+def build_sig_figs_case(x: Decimal, figures: int, frame: str, word: str, magnitude: str) -> Case:
     """Right: ``x`` to ``figures`` significant figures; wrong: to as many decimal places."""
     noun = word if figures > 1 else word[:-1]
     prompt = FRAMES[frame].format(x=format(x, "f"), n=figures, figures=noun)
     right = format(to_significant_figures(x, figures), "f")
     wrong = format(to_decimal_places(x, figures), "f")
     axes = {"figures": figures, "magnitude": magnitude, "frame": frame, "word": word}
-    return two_way_case(prompt, f" {right}", f" {wrong}", first, axes)
+    return open_case(prompt, f" {right}", f" {wrong}", axes)
 
 
 def _exponents(magnitude: str, digits: int, figures: int) -> st.SearchStrategy[int]:
@@ -63,7 +63,6 @@ def sig_figs_cases(
     max_figures: int = 4,
     magnitudes: Collection[str] = MAGNITUDES,
     frames: Collection[str] = tuple(FRAMES),
-    answer_position: AnswerPosition = "balanced",
 ) -> st.SearchStrategy[Case]:
     """Numbers of several magnitudes rounded to ``min_figures``..``max_figures`` significant figures.
 
@@ -74,7 +73,6 @@ def sig_figs_cases(
     require_int(_CALLER, "max_figures", max_figures, min_figures, 6)
     chosen_magnitudes = st.sampled_from(require_subset(_CALLER, "magnitudes", magnitudes, MAGNITUDES))
     chosen_frames = st.sampled_from(require_subset(_CALLER, "frames", frames, tuple(FRAMES)))
-    first = answer_first(_CALLER, answer_position)
 
     @st.composite
     def cases(draw: Callable) -> Case:
@@ -84,8 +82,6 @@ def sig_figs_cases(
         mantissa = draw(st.integers(10 ** (digits - 1), 10**digits - 1).filter(lambda m: m % 10))
         x = Decimal(mantissa).scaleb(draw(_exponents(magnitude, digits, figures)))
         assume(to_significant_figures(x, figures) != to_decimal_places(x, figures))
-        return build_sig_figs_case(
-            x, figures, draw(chosen_frames), draw(st.sampled_from(WORDS)), magnitude, draw(first)
-        )
+        return build_sig_figs_case(x, figures, draw(chosen_frames), draw(st.sampled_from(WORDS)), magnitude)
 
     return cases()

@@ -40,15 +40,7 @@ class PinnedCase:
     cases: Mapping[str, Case]
 
     def to_json(self) -> str:
-        cases = {
-            argument: {
-                "prompt": case.prompt,
-                "classes": list(case.classes),
-                "answer_index": case.answer_index,
-                "axes": dict(case.axes),
-            }
-            for argument, case in self.cases.items()
-        }
+        cases = {argument: case.to_dict() for argument, case in self.cases.items()}
         return json.dumps(
             {"behaviour": self.behaviour, "model": self.model, "cases": cases}, ensure_ascii=False, sort_keys=True
         )
@@ -56,10 +48,7 @@ class PinnedCase:
     @classmethod
     def from_json(cls, line: str) -> PinnedCase:
         entry = json.loads(line)
-        cases = {
-            argument: Case(**{**fields, "classes": tuple(fields["classes"])})
-            for argument, fields in entry["cases"].items()
-        }
+        cases = {argument: Case.from_dict(fields) for argument, fields in entry["cases"].items()}
         return cls(behaviour=entry["behaviour"], model=entry["model"], cases=cases)
 
 
