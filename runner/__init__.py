@@ -1,0 +1,1 @@
+"""How a behaviour is run: drawing cases, counting examples, deciding when to stop."""
