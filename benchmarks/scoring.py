@@ -37,7 +37,8 @@ from generators import Case, repetition_suppression_cases
 from models.packaged import packaged_model_dir
 from models.prefix_packing import pack_prefixes
 from models.score_cache import ScoreStore, checkpoint_identity, model_fingerprint
-from models.scoring import PACK_TOKENS, SCORER_VERSION, HFBackend, Request, added_prefix, left_padded
+from models.scoring import PACK_TOKENS, SCORER_VERSION, HFBackend, Request, left_padded
+from models.tokens import added_prefix
 from models.under_test import ModelUnderTest
 
 TOLERANCE = 1e-4

@@ -22,6 +22,7 @@ from generators import prize_metrics
 from generators.case import Case
 from generators.options import require_choice
 from generators.prize_csv import LOGODDS_METRICS, METRICS, Metric, prize_csv_cases
+from runner.verdicts import judge
 
 
 def prize_csv_behaviour(
@@ -41,20 +42,17 @@ def prize_csv_behaviour(
     except InvalidArgument as error:
         raise pytest.fail.Exception(str(error), pytrace=False) from None
 
-    def judged(verdict: prize_metrics.Verdict) -> None:
-        assert verdict.passed, verdict.reason
-
     def one_prompt(case: Case, lm: prize_metrics.Scorer) -> None:
         if metric == "sequence_prob":
-            judged(prize_metrics.sequence_prob(lm, case, min_probability=min_probability))
+            judge(prize_metrics.sequence_prob(lm, case, min_probability=min_probability))
         else:
-            judged(prize_metrics.classification(lm, case))
+            judge(prize_metrics.classification(lm, case))
 
     def two_prompts(case: Case, other: Case, lm: prize_metrics.Scorer) -> None:
         if metric == "logodds":
-            judged(prize_metrics.logodds(lm, case, other))
+            judge(prize_metrics.logodds(lm, case, other))
         else:
-            judged(prize_metrics.absolute_logodds(lm, case, other, max_shift=max_shift))
+            judge(prize_metrics.absolute_logodds(lm, case, other, max_shift=max_shift))
 
     body = two_prompts if "other" in strategies else one_prompt
     body.__name__ = body.__qualname__ = "test_" + re.sub(r"\W", "_", Path(path).stem)

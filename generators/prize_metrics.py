@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from generators.case import Case
+from runner.verdicts import Verdict
 
 DEFAULT_MIN_PROBABILITY = 0.5
 DEFAULT_MAX_SHIFT = math.log(2)
@@ -39,16 +39,6 @@ class Scorer(Protocol):
     def score(self, case: Case) -> Any: ...
 
     def loglikelihoods(self, requests: Sequence[tuple[str, str]]) -> list[float]: ...
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """One example under one metric: the prize's loss, whether it passes, and why, in words."""
-
-    metric: str
-    loss: float
-    passed: bool
-    reason: str
 
 
 def classification(lm: Scorer, case: Case) -> Verdict:

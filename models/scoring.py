@@ -22,6 +22,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from models.cpu_kernels import onednn_linears
 from models.device import free_memory
 from models.prefix_packing import Pack, ancestor_mask, pack_prefixes
+from models.tokens import RequestEncoder
 from models.tree_attention import installed, tree_layout
 
 Request = tuple[str, str]
@@ -43,25 +44,6 @@ PACKABLE_ATTENTION = ("sdpa", "eager")
 _PROBE_TOLERANCE = 1e-4
 
 _OutOfMemoryError: type[Exception] = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
-
-
-def added_prefix(tokenizer: PreTrainedTokenizerBase) -> list[int]:
-    """The ids the tokenizer's default encoding puts before the text (OPT ``</s>``, Gemma ``<bos>``, GPT-2 none).
-
-    Checkpoints are trained with exactly this prefix, so contexts are scored with it and without any other.
-    """
-    plain = tokenizer("a", add_special_tokens=False).input_ids
-    default = tokenizer("a").input_ids
-    for start in range(len(default) - len(plain) + 1):
-        if default[start : start + len(plain)] == plain:
-            return list(default[:start])
-    return []
-
-
-def split_trailing_whitespace(context: str, continuation: str) -> tuple[str, str]:
-    """Move the context's trailing whitespace to the continuation's front, where BPE vocabularies attach it."""
-    kept = context.rstrip()
-    return kept, context[len(kept) :] + continuation
 
 
 def left_padded(rows: Sequence[Tokens], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -124,9 +106,7 @@ class HFBackend:
         self.fingerprint = fingerprint
         self.packing_checked: bool | None = None
         """None until the first scoring call checks the prefix-tree layout against padded batches on this model."""
-        self._prefix = added_prefix(tokenizer)
-        start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
-        self._empty_context = self._prefix or ([start] if start is not None else [])
+        self._encoder = RequestEncoder(tokenizer)
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self._pad_id = pad_id if pad_id is not None else 0
 
@@ -137,23 +117,7 @@ class HFBackend:
         """(context token ids, continuation token ids) exactly as scored."""
         if self.tokenizer is None:
             raise RuntimeError(f"{self!r} is closed")
-        if not continuation:
-            raise ValueError(f"empty continuation for context ending {context[-40:]!r}: there is nothing to score")
-        context, continuation = split_trailing_whitespace(context, continuation)
-        whole = self._encode(context + continuation)
-        context_ids = self._encode(context)
-        continuation_ids = whole[len(context_ids) :]
-        if not continuation_ids:
-            raise ValueError(
-                f"continuation {continuation!r} encodes to zero tokens after context ending {context[-40:]!r}"
-            )
-        if context_ids or self._prefix:
-            context_ids = self._prefix + context_ids
-        elif self._empty_context:
-            context_ids = list(self._empty_context)
-        else:
-            raise ValueError("empty context and the tokenizer has neither a beginning- nor an end-of-sequence token")
-        return context_ids, continuation_ids
+        return self._encoder(context, continuation)
 
     def loglikelihoods(
         self, requests: Sequence[Request], *, progress: Callable[[int], None] | None = None
@@ -199,10 +163,6 @@ class HFBackend:
             targets.append(tuple(continuation_ids))
             sharing.setdefault(tuple(context_ids + continuation_ids)[:-1], []).append(index)
         return targets, sharing
-
-    def _encode(self, text: str) -> list[int]:
-        assert self.tokenizer is not None
-        return list(self.tokenizer(text, add_special_tokens=False).input_ids)
 
     def _packs(self, targets: Sequence[Tokens], sharing: dict[Tokens, list[int]]) -> bool:
         """Whether to score through a prefix tree: asked for, possible for this model's attention, and checked

@@ -18,7 +18,7 @@ import pandas as pd
 
 from generators.case import Case
 from reports.results import ReportData, write_atomically
-from reports.stats import mcnemar_exact
+from reports.stats import mcnemar_one_sided
 
 OUTCOMES_CSV = "outcomes.csv"
 SUMMARY_JSON = "summary.json"
@@ -145,7 +145,7 @@ class BaselineComparison:
         )
         return (
             f"{self.verdict} vs {self.baseline}:{self.baseline_model}: {self.baseline_rate:.3f} -> {self.current_rate:.3f} "
-            f"on {self.shared} shared cases (exact McNemar p={self.p_value:.3g}){unmatched}"
+            f"on {self.shared} shared cases (one-sided exact McNemar p={self.p_value:.3g}){unmatched}"
         )
 
 
@@ -161,15 +161,15 @@ def compare_outcomes(
     now, before = current.loc[shared], baseline.loc[shared]
     lost, gained = int((before & ~now).sum()), int((now & ~before).sum())
     n = len(shared)
-    p_value = mcnemar_exact(lost, gained)
+    p_value = mcnemar_one_sided(lost, gained)
     before_rate = float(before.mean()) if n else float("nan")
     now_rate = float(now.mean()) if n else float("nan")
     if n == 0 or n < MIN_SHARED * min(len(current), len(baseline)):
         verdict = "mismatched cases"
-    elif p_value >= alpha or lost == gained:
-        verdict = "no change"
     elif gained > lost:
         verdict = "improvement"
+    elif p_value >= alpha or lost == gained:
+        verdict = "no change"
     else:
         verdict = "regression" if (lost - gained) / n > tolerance else "within tolerance"
     return BaselineComparison(

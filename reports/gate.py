@@ -20,8 +20,8 @@ from reports.baseline import (
     parse_compare,
     save_baseline,
 )
-from reports.counting import replay
 from reports.results import BehaviourResult, ReportData
+from runner.shrinking import replay
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -87,7 +87,8 @@ class RegressionGate:
         result.baseline_verdict = comparison.describe()
         pins = self.baseline.pinned_for(result.behaviour, base_model)
         if pins:
-            still = sum(not replay(test, fixtures, model, pin.cases).passed for pin in pins)
+            replays = [replay(test, fixtures, model, pin.cases) for pin in pins]
+            still = sum(record is not None and not record.passed for record in replays)
             result.pinned = f"{still} of {len(pins)} pinned failing cases still fail"
         if comparison.verdict not in FAILING_VERDICTS:
             return None

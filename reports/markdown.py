@@ -9,7 +9,7 @@ import pandas as pd
 from models.registry import human_count
 from reports.results import ReportData
 from reports.stats import TREND_RULE
-from reports.table import breakdown_table, rate_table, render
+from reports.table import audit_failures, audit_table, breakdown_table, rate_table, render
 
 
 def _failing_examples(data: ReportData) -> list[str]:
@@ -27,6 +27,15 @@ def _failing_examples(data: ReportData) -> list[str]:
             "</details>",
         ]
     return lines
+
+
+AUDIT_LEGEND = (
+    "Per behaviour, over the cases it counted: cases, questions counted twice, the most common right answer's share "
+    "(of how many distinct), few-shot prompts showing their own question among the demonstrations, declared axes "
+    "passing a chi-square test against uniform (p >= 0.001); per model, cases whose classes share a token prefix "
+    "under its tokenizer, and the prior: the pass rate when the classes are scored after content-free prompts only "
+    "(N/A, [MASK], empty; Zhao et al. 2021), i.e. how much of a rate an answer preference alone would give."
+)
 
 
 def markdown_report(data: ReportData, *, breakdowns: Sequence[str] = (), plots: Sequence[str] = ()) -> str:
@@ -49,6 +58,18 @@ def markdown_report(data: ReportData, *, breakdowns: Sequence[str] = (), plots: 
         "",
         f"**Population.** {run.get('population', '')}",
     ]
+    if data.audit:
+        failures = audit_failures(data)
+        lines += [
+            "",
+            "### Validity audit",
+            "",
+            render(audit_table(data), markdown=True),
+            "",
+            AUDIT_LEGEND,
+            "",
+            *([f"- {line}" for line in failures] or ["Every check passed."]),
+        ]
     for behaviour in data.summary["behaviour"].unique():
         for axis in breakdowns:
             table = breakdown_table(data, behaviour, axis)

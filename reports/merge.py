@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -60,7 +61,21 @@ def merge_reports(runs: Sequence[ReportData], names: Sequence[str]) -> ReportDat
         models=ordered,
         summary=pd.concat([data.summary for data in runs], ignore_index=True),
         examples=pd.concat([data.examples for data in runs], ignore_index=True),
+        audit=_merged_audits(runs),
+        verdicts={nodeid: rows for data in runs for nodeid, rows in data.verdicts.items()},
     )
+
+
+def _merged_audits(runs: Sequence[ReportData]) -> dict[str, Any]:
+    """The same cases (checked above) have the same model-free audit; per-model figures are joined."""
+    merged: dict[str, Any] = {}
+    for data in runs:
+        for behaviour, audit in data.audit.items():
+            into = merged.setdefault(behaviour, {**audit, "prefix_cases": {}, "prior_rate": {}, "failures": []})
+            into["prefix_cases"].update(audit.get("prefix_cases", {}))
+            into["prior_rate"].update(audit.get("prior_rate", {}))
+            into["failures"] = list(dict.fromkeys([*into["failures"], *audit.get("failures", [])]))
+    return merged
 
 
 def merge_folders(folders: Sequence[Path]) -> ReportData:

@@ -20,15 +20,26 @@ import pytest
 
 from models.fixtures import SESSION_MODELS, model_spec_of, notifier
 from reports import gate
-from reports.counting import count_examples, is_counted_test, minimal_failure
 from reports.render import write_views
 from reports.results import BehaviourResult, ReportData
-from reports.table import breakdown_table, rate_table, render
+from reports.table import audit_failures, audit_table, breakdown_table, rate_table, render
+from runner.audit import BehaviourAudit, audit_cases, prefix_cases, prior_rate
+from runner.counting import BehaviourError, count_examples, is_counted_test
+from runner.sampling import Example, draw_examples
+from runner.shrinking import minimal_failure
 
 DEFAULT_EXAMPLES = 200
 DEFAULT_REQUIRED_RATE = 0.5
 DEFAULT_SEED = 0
 REPORT = pytest.StashKey["ScalecheckReport"]()
+POPULATION = (
+    "Each rate is over distinct cases drawn with seed {seed!r} from the behaviour's @given strategies by a uniform "
+    "sampler (runner/sampling.py): every choice a strategy makes (a sampled_from, a bounded integer, a one_of) is "
+    "uniform and independent of the others, draws a filter or assume rejects are drawn again, and a question "
+    "(prompt, set of classes, right answer) already drawn is drawn again, so each is counted once: a uniform "
+    "sample without replacement from the declared case space. Every size answers the same cases; the validity "
+    "audit tests each declared axis against uniform, and examples.csv holds every case."
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -48,6 +59,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         default=[],
         help="also tabulate pass rate by this case axis (template, alphabet, repetitions, ...); repeatable",
+    )
+    group.addoption(
+        "--audit",
+        action="store_true",
+        help="only audit each behaviour's validity (prefix classes, duplicates, answer share, leaks, axis "
+        "uniformity, answer prior); models are loaded only to score the prior control",
     )
     gate.add_options(parser)
 
@@ -105,6 +122,9 @@ class ScalecheckReport:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.results: dict[str, BehaviourResult] = {}
+        self.drawn: dict[tuple[Any, int], list[Example]] = {}
+        self.audits: dict[str, BehaviourAudit] = {}
+        self.audit_only: bool = config.getoption("audit")
         self.final: ReportData | None = None
         self.saved_baseline: Path | None = None
         self.started = datetime.now(UTC)
@@ -150,6 +170,25 @@ class ScalecheckReport:
                     status="not run",
                 )
 
+    def _audit(self, result: BehaviourResult, examples: list[Example], lm: Any) -> BehaviourAudit:
+        """The behaviour's model-free checks once, then this model's tokenizer check and prior control."""
+        cases = [next(iter(example.cases.values())) for example in examples if example.cases]
+        audit = self.audits.get(result.behaviour)
+        if audit is None:
+            audit = self.audits[result.behaviour] = audit_cases(result.behaviour, cases)
+        encode = getattr(lm.backend, "tokenize_request", None)
+        audit.prefix_cases[result.model] = prefix_cases(cases, encode) if encode is not None else None
+        result.prior_rate = audit.prior_rate[result.model] = prior_rate(cases, lm.loglikelihoods)
+        return audit
+
+    def examples_of(self, test: Any, count: int) -> list[Example]:
+        """The behaviour's counted examples, drawn once and shared by every model (so every size is asked the
+        same questions, in the same order)."""
+        key = (test, count)
+        if key not in self.drawn:
+            self.drawn[key] = draw_examples(test, seed=self.seed, count=count)
+        return self.drawn[key]
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
         result = self.results.get(pyfuncitem.nodeid)
@@ -165,9 +204,20 @@ class ScalecheckReport:
         def progress(done: int, total: int) -> None:
             scored(f"{done}/{total}", final=done == total)
 
-        result.run = count_examples(
-            test, fixtures, fixtures["lm"], seed=self.seed, examples=result.examples, progress=progress
-        )
+        examples = self.examples_of(test, result.examples)
+        if self.audit_only:
+            audit = self._audit(result, examples, fixtures["lm"])
+            result.seconds = time.perf_counter() - started
+            failures = [line for line in audit.failures() if "tokenizer" not in line or result.model in line]
+            if failures:
+                pytest.fail("\n".join(failures), pytrace=False)
+            return True
+        try:
+            result.run = count_examples(test, fixtures, fixtures["lm"], examples=examples, progress=progress)
+            self._audit(result, examples, fixtures["lm"])
+        except BehaviourError as error:
+            result.error = str(error)
+            pytest.fail(result.error, pytrace=False)
         result.seconds = time.perf_counter() - started
         failure = None if result.n and result.rate >= result.required_rate else self._below_required(result)
         if failure is not None or self.config.getoption("save_baseline"):
@@ -221,6 +271,8 @@ class ScalecheckReport:
             crash = getattr(report.longrepr, "reprcrash", None)
             result.status = "error"
             result.error = crash.message if crash is not None else report.longreprtext.strip().splitlines()[-1]
+        elif report.when == "call" and result.error is not None:
+            result.status = "error"
         elif report.when == "call" or report.skipped:
             result.status = "passed" if report.passed else ("skipped" if report.skipped else "failed")
         if report.when == "teardown":
@@ -238,11 +290,7 @@ class ScalecheckReport:
             "dtype": str(models.options.dtype).removeprefix("torch."),
             "seed": self.seed,
             "examples_per_behaviour": self.examples or "per behaviour (see results)",
-            "population": (
-                f"each rate is over the distinct cases Hypothesis drew (seed {self.seed!r}, generate phase, "
-                "the 'examples' draws of each result) from the behaviour's @given strategies; axis value counts are under "
-                "'behaviours' and every case is in examples.csv"
-            ),
+            "population": POPULATION.format(seed=self.seed),
             "versions": _package_versions(),
             "commit": _commit(Path(self.config.rootpath)),
         }
@@ -268,7 +316,10 @@ class ScalecheckReport:
 
     def data(self, *, finished: bool = False) -> ReportData:
         return ReportData.collect(
-            run=self._run_metadata(finished), models=self._model_rows(), results=self.results.values()
+            run=self._run_metadata(finished),
+            models=self._model_rows(),
+            results=self.results.values(),
+            audit={behaviour: audit.to_dict() for behaviour, audit in self.audits.items()},
         )
 
     def write(self, *, finished: bool = False) -> ReportData | None:
@@ -290,8 +341,21 @@ class ScalecheckReport:
         data = self.final
         if data is None:
             return
+        if self.audit_only:
+            terminalreporter.section("scalecheck: validity audit")
+            terminalreporter.write_line(render(audit_table(data)))
+            for line in audit_failures(data):
+                terminalreporter.write_line(f"audit: {line}")
+            terminalreporter.write_line(f"results: {self.directory}")
+            return
         terminalreporter.section("scalecheck: pass rate by model size")
         terminalreporter.write_line(render(rate_table(data)))
+        failures = audit_failures(data)
+        terminalreporter.write_line(
+            f"validity audit: {len(failures)} warnings" if failures else "validity audit: every check passed"
+        )
+        for line in failures:
+            terminalreporter.write_line(f"  warning: {line}")
         for axis in self.config.getoption("breakdown"):
             for behaviour in data.summary["behaviour"].unique():
                 terminalreporter.write_line("")
@@ -299,9 +363,10 @@ class ScalecheckReport:
                 terminalreporter.write_line(render(breakdown_table(data, behaviour, axis)))
         terminalreporter.write_line("")
         terminalreporter.write_line(
-            f"rate = share of the distinct cases Hypothesis drew (seed {self.seed!r}, the same cases for every "
-            "model) on which the behaviour's assertion held; loss = the "
-            "prize's classification loss; trend: paired McNemar across sizes (rule in report.md)"
+            f"rate = share of the distinct cases drawn uniformly (seed {self.seed!r}, the same cases for every "
+            "model) on which the behaviour's assertion held; loss = the prize's loss for the behaviour's metric; "
+            "prior = the rate an answer preference alone gives (classes after content-free prompts); "
+            "trend: paired McNemar across sizes, Holm-corrected across behaviours (rule in report.md)"
         )
         if self.gate is not None:
             terminalreporter.section(f"scalecheck: against baseline {self.gate.baseline.name}")

@@ -19,14 +19,14 @@ from typing import Any
 import pandas as pd
 
 from generators.case import Case
-from reports.counting import CountedRun
 from reports.stats import Z_95, wilson_interval
+from runner.counting import CountedRun
 
 RESULTS_JSON = "results.json"
 EXAMPLES_CSV = "examples.csv"
 SUMMARY_COLUMNS = [
-    "behaviour", "model", "status", "n", "passed", "rate", "ci_low", "ci_high", "loss", "loss_ci", "required_rate",
-    "examples", "drawn", "seconds", "nodeid", "minimal_failing_example", "error", "baseline_verdict", "pinned",
+    "behaviour", "model", "status", "n", "passed", "rate", "ci_low", "ci_high", "loss", "loss_ci", "metric",
+    "prior_rate", "required_rate", "examples", "drawn", "seconds", "nodeid", "minimal_failing_example", "error", "baseline_verdict", "pinned",
 ]  # fmt: skip
 
 
@@ -51,6 +51,7 @@ class BehaviourResult:
     baseline_verdict: str | None = None
     pinned: str | None = None
     minimal_cases: Mapping[str, Case] = field(default_factory=dict)
+    prior_rate: float | None = None
     run: CountedRun = field(default_factory=CountedRun)
 
     @property
@@ -62,8 +63,12 @@ class BehaviourResult:
         return self.run.rate
 
     def losses(self) -> list[float]:
-        """The prize's classification loss of each example's first scored case."""
-        return [record.scored[0].loss for record in self.run.records if record.scored]
+        """Each example's loss under the metric that judged it (the prize's loss for that metric)."""
+        return [record.verdict.loss for record in self.run.records if not math.isnan(record.verdict.loss)]
+
+    def metric(self) -> str | None:
+        metrics = sorted({record.verdict.metric for record in self.run.records})
+        return "+".join(metrics) or None
 
     def summary(self) -> dict[str, Any]:
         """The behaviour x model row: rate with its 95% Wilson interval, mean loss with its 95% half-width."""
@@ -81,6 +86,8 @@ class BehaviourResult:
             "ci_high": _rounded(high),
             "loss": _rounded(statistics.fmean(losses) if losses else math.nan),
             "loss_ci": _rounded(Z_95 * spread),
+            "metric": self.metric(),
+            "prior_rate": None if self.prior_rate is None else round(self.prior_rate, 6),
             "required_rate": self.required_rate,
             "examples": self.examples,
             "drawn": self.run.drawn,
@@ -107,13 +114,28 @@ class BehaviourResult:
                     answer_index=case.answer_index,
                 )
             if scored is not None:
-                row.update(
-                    logprobs=json.dumps([round(value, 6) for value in scored.logprobs]),
-                    choice=scored.choice,
-                    loss=round(scored.loss, 6),
-                )
-            row.update(passed=record.passed, message=record.message)
+                row.update(logprobs=json.dumps([round(value, 6) for value in scored.logprobs]), choice=scored.choice)
+            verdict = record.verdict
+            row.update(
+                metric=verdict.metric,
+                passed=verdict.passed,
+                loss=None if math.isnan(verdict.loss) else round(verdict.loss, 6),
+                reason=verdict.reason,
+            )
             yield row
+
+    def verdicts(self) -> list[dict[str, Any]]:
+        """Each example's verdict as data, for results.json (examples.csv holds the same with the cases)."""
+        return [
+            {
+                "case_id": record.key,
+                "metric": record.verdict.metric,
+                "passed": record.verdict.passed,
+                "loss": None if math.isnan(record.verdict.loss) else round(record.verdict.loss, 6),
+                "reason": record.verdict.reason,
+            }
+            for record in self.run.records
+        ]
 
 
 def axis_counts(examples: pd.DataFrame) -> dict[str, dict[str, int]]:
@@ -133,15 +155,27 @@ class ReportData:
     models: list[dict[str, Any]]
     summary: pd.DataFrame
     examples: pd.DataFrame
+    audit: dict[str, Any] = field(default_factory=dict)
+    """The validity audit of each behaviour (``runner.audit``), as data."""
+    verdicts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Each result's per-example verdicts, by nodeid."""
 
     @classmethod
     def collect(
-        cls, *, run: dict[str, Any], models: list[dict[str, Any]], results: Iterable[BehaviourResult]
+        cls,
+        *,
+        run: dict[str, Any],
+        models: list[dict[str, Any]],
+        results: Iterable[BehaviourResult],
+        audit: Mapping[str, Any] | None = None,
     ) -> ReportData:
         results = list(results)
         summary = pd.DataFrame([result.summary() for result in results], columns=SUMMARY_COLUMNS)
         examples = pd.DataFrame([row for result in results for row in result.example_rows()])
-        return cls(run=run, models=models, summary=summary, examples=examples)
+        verdicts = {result.nodeid: result.verdicts() for result in results if result.run.records}
+        return cls(
+            run=run, models=models, summary=summary, examples=examples, audit=dict(audit or {}), verdicts=verdicts
+        )
 
     @property
     def model_labels(self) -> list[str]:
@@ -171,6 +205,8 @@ class ReportData:
             "models": self.models,
             "behaviours": self.behaviours(),
             "results": json.loads(self.summary.to_json(orient="records")),
+            "audit": self.audit,
+            "verdicts": self.verdicts,
         }
         write_atomically(
             directory / RESULTS_JSON, json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n"
@@ -188,7 +224,14 @@ class ReportData:
         except (FileNotFoundError, pd.errors.EmptyDataError):
             examples = pd.DataFrame()
         summary = pd.DataFrame(document["results"], columns=SUMMARY_COLUMNS)
-        return cls(run=document["run"], models=document["models"], summary=summary, examples=examples)
+        return cls(
+            run=document["run"],
+            models=document["models"],
+            summary=summary,
+            examples=examples,
+            audit=document.get("audit", {}),
+            verdicts=document.get("verdicts", {}),
+        )
 
 
 def write_atomically(path: Path, text: str) -> None:

@@ -9,12 +9,25 @@ import pandas as pd
 from tabulate import tabulate
 
 from reports.results import ReportData
-from reports.stats import trend_verdict
+from reports.stats import trend_p_value, trend_verdicts
+from runner.audit import AXIS_ALPHA
 
 
 def rate_rows(data: ReportData) -> pd.DataFrame:
     """Per behaviour x model: rate with its 95% Wilson interval, n, and the prize's classification loss."""
-    columns = ["behaviour", "model", "status", "n", "passed", "rate", "ci_low", "ci_high", "loss", "loss_ci"]
+    columns = [
+        "behaviour",
+        "model",
+        "status",
+        "n",
+        "passed",
+        "rate",
+        "ci_low",
+        "ci_high",
+        "loss",
+        "loss_ci",
+        "prior_rate",
+    ]
     return data.summary[[*columns, "required_rate"]].copy()
 
 
@@ -23,7 +36,8 @@ def _cell(row: pd.Series, *, full: bool) -> str:
         return str(row["status"])
     interval = f"[{row['ci_low']:.2f}, {row['ci_high']:.2f}]" if full else f"[{row['ci_low']:.2f},{row['ci_high']:.2f}]"
     loss = f" loss {row['loss']:.2f}" if not pd.isna(row["loss"]) else ""
-    return f"{row['rate']:.2f} {interval} (n={row['n']}){loss}"
+    prior = f" prior {row['prior_rate']:.2f}" if not pd.isna(row["prior_rate"]) else ""
+    return f"{row['rate']:.2f} {interval} (n={row['n']}){loss}{prior}"
 
 
 def _by_model(frame: pd.DataFrame, index: str, values: str, models: list[str]) -> pd.DataFrame:
@@ -56,11 +70,18 @@ def paired_outcomes(data: ReportData, behaviour: str) -> pd.DataFrame:
 
 def trend_table(data: ReportData) -> pd.DataFrame:
     """The verdict for each behaviour across the sizes that produced results, paired over identical cases."""
-    verdicts = {}
-    for behaviour in data.summary["behaviour"].unique():
+    behaviours = list(data.summary["behaviour"].unique())
+    families, shared = [], []
+    for behaviour in behaviours:
         outcomes = paired_outcomes(data, behaviour)
-        columns = [outcomes[model].tolist() for model in outcomes.columns] if not outcomes.empty else []
-        verdicts[behaviour] = {"trend": trend_verdict(columns), "sizes": len(columns), "shared_cases": len(outcomes)}
+        families.append([outcomes[model].tolist() for model in outcomes.columns] if not outcomes.empty else [])
+        shared.append(len(outcomes))
+    verdicts = {
+        behaviour: {"trend": verdict, "sizes": len(columns), "shared_cases": cases, "p_value": trend_p_value(columns)}
+        for behaviour, verdict, columns, cases in zip(
+            behaviours, trend_verdicts(families), families, shared, strict=True
+        )
+    }
     return pd.DataFrame.from_dict(verdicts, orient="index")
 
 
@@ -80,3 +101,30 @@ def render(table: pd.DataFrame, *, markdown: bool = False) -> str:
         return "(no results)"
     headers = [table.index.name or "", *map(str, table.columns)]
     return tabulate(table, headers=headers, tablefmt="github" if markdown else "simple")
+
+
+def audit_table(data: ReportData) -> pd.DataFrame:
+    """One row per behaviour: the validity audit's figures (``runner.audit``), models' figures side by side."""
+    rows = {}
+    for behaviour, audit in data.audit.items():
+        axes = audit.get("axes", {})
+        tested = [axis for axis in axes.values() if axis.get("p_value") is not None]
+        uniform = sum(axis["p_value"] >= AXIS_ALPHA for axis in tested)
+        row = {
+            "cases": audit["cases"],
+            "duplicates": audit["duplicates"],
+            "top answer": f"{audit['top_answer_share']:.0%} of {audit['distinct_answers']}",
+            "leaked": audit["leaked"],
+            "axes uniform": f"{uniform}/{len(tested)}",
+        }
+        for model in data.model_labels:
+            prefix = audit.get("prefix_cases", {}).get(model)
+            prior = audit.get("prior_rate", {}).get(model)
+            row[f"prefix {model}"] = "-" if prefix is None else prefix
+            row[f"prior {model}"] = "-" if prior is None else f"{prior:.2f}"
+        rows[behaviour] = row
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("behaviour")
+
+
+def audit_failures(data: ReportData) -> list[str]:
+    return [line for audit in data.audit.values() for line in audit.get("failures", [])]

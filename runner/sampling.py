@@ -132,3 +132,14 @@ def draw_examples(test: Any, *, seed: Hashable, count: int) -> list[Example]:
     with configured(test, seed=seed, examples=count, phases=(Phase.generate,), inner=collect, backend=BACKEND):
         test(**placeholders)
     return drawn
+
+
+def draw_cases(strategy: Any, *, count: int, seed: Hashable = 0) -> list[Case]:
+    """Up to ``count`` distinct cases of one strategy, exactly as a behaviour ``@given(case=strategy)`` counts them."""
+    from hypothesis import given
+
+    @given(case=strategy)
+    def each(case: Case) -> None:
+        """Never run: only its draws are collected."""
+
+    return [example.arguments["case"] for example in draw_examples(each, seed=seed, count=count)]

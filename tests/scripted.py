@@ -18,8 +18,9 @@ MAX_LIVE = [0]
 
 def pattern_symbols(prompt: str) -> tuple[str, str]:
     """(continues the pattern, violates it) for a repetition-suppression prompt."""
-    shown = [symbol.strip() for symbol in prompt.splitlines()[-1].split(",") if symbol.strip()]
-    return shown[-2], shown[-1]
+    lines = prompt.splitlines() or [""]
+    shown = [symbol.strip() for symbol in lines[-1].split(",") if symbol.strip()]
+    return (shown[-2], shown[-1]) if len(shown) >= 2 else ("", "")
 
 
 class ScriptedBackend:
@@ -69,18 +70,21 @@ def broken(*, spec: Any, device: str, dtype: Any) -> ScriptedBackend:
     raise RuntimeError("scripted load failure")
 
 
-def with_rate(*, spec: Any, device: str, dtype: Any) -> ScriptedBackend:
-    """Obeys on a pseudo-random share of prompts given by the label (``name@0.30``), fixed per (label, prompt)."""
+def obeys_at_rate(label: str, prompt: str) -> bool:
+    """Whether the ``name@rate`` model obeys on this prompt: a pseudo-random share ``rate`` of prompts, fixed per
+    (label, prompt), so a test can tell which cases such a model fails."""
     import hashlib
 
-    rate = float(spec.label.rsplit("@", 1)[1])
+    rate = float(label.rsplit("@", 1)[1])
+    digest = hashlib.sha256(f"{label}|{prompt}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < rate
 
-    def prefer(prompt: str) -> str:
-        digest = hashlib.sha256(f"{spec.label}|{prompt}".encode()).digest()
-        obeys_here = int.from_bytes(digest[:8], "big") / 2**64 < rate
-        return pattern_symbols(prompt)[1 if obeys_here else 0]
 
-    return ScriptedBackend(spec.label, prefer)
+def with_rate(*, spec: Any, device: str, dtype: Any) -> ScriptedBackend:
+    """Obeys on a pseudo-random share of prompts given by the label (``name@0.30``), fixed per (label, prompt)."""
+    return ScriptedBackend(
+        spec.label, lambda prompt: pattern_symbols(prompt)[1 if obeys_at_rate(spec.label, prompt) else 0]
+    )
 
 
 def occurs_in(context: str, continuation: str) -> bool:

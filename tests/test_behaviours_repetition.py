@@ -7,7 +7,6 @@ periodic, the labelled answer must break the period, and each demonstration must
 from __future__ import annotations
 
 import re
-from collections import Counter
 from typing import Any
 
 import pytest
@@ -70,7 +69,7 @@ def test_shots_and_period_are_recorded_and_every_value_is_drawn() -> None:
     assert {case.axes["period"] for case in cases} == {2, 3, 4}
     assert {case.axes["template"] for case in cases if case.axes["period"] > 2} <= {t.id for t in CYCLE_TEMPLATES}
     assert {case.axes["template"] for case in cases if case.axes["period"] == 2} <= {t.id for t in TEMPLATES}
-    assert 0.35 <= Counter(case.answer_index for case in cases)[0] / len(cases) <= 0.65
+    assert {case.answer_index for case in cases} == {0}  # options are not listed: one order
 
 
 def test_by_default_a_case_is_zero_shot_with_two_symbols_and_says_so() -> None:
@@ -140,4 +139,4 @@ def test_a_two_symbol_template_cannot_ask_for_a_longer_cycle() -> None:
     with pytest.raises(
         InvalidArgument, match="template 'seed-alternating' asks for two alternating symbols, not a cycle of 3"
     ):
-        build_repetition_case(cycle, 3, TEMPLATES[0], answer_first=True)
+        build_repetition_case(cycle, 3, TEMPLATES[0])

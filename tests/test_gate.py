@@ -7,8 +7,10 @@ import json
 import pandas as pd
 import pytest
 
+from generators.case import Case
 from reports.baseline import BaselineError, compare_outcomes, parse_compare
 from tests.project import results
+from tests.scripted import obeys_at_rate
 
 GATE_FAMILY = """
 [tool.scalecheck.families.release]
@@ -50,13 +52,15 @@ def test_baseline_files_are_plain_and_sorted(gated: pytest.Pytester) -> None:
     assert list(outcomes["case_id"]) == sorted(outcomes["case_id"]) and len(outcomes) >= 190
     assert json.loads((folder / "summary.json").read_text())["rates"][0]["model"] == "m@0.80"
     pinned = (folder / "pinned.jsonl").read_text().splitlines()
-    assert len(pinned) == 1 and json.loads(pinned[0])["cases"]["case"]["axes"]["repetitions"] == 3
+    assert len(pinned) == 1
+    case = Case.from_dict(json.loads(pinned[0])["cases"]["case"])
+    assert not obeys_at_rate("m@0.80", case.prompt)  # the pinned case is one the baseline model fails
 
 
 def test_no_change_passes_even_though_the_rate_is_below_the_bar(gated: pytest.Pytester) -> None:
     outcome = run_against(gated, "m@0.80", "--required-rate", "0.99")
     outcome.assert_outcomes(passed=1)
-    assert verdict(gated) == "no change vs rel:m@0.80: 0.760 -> 0.760 on 200 shared cases (exact McNemar p=1)"
+    assert verdict(gated) == "no change vs rel:m@0.80: 0.790 -> 0.790 on 200 shared cases (one-sided exact McNemar p=1)"
     assert results(gated)["results"][0]["pinned"] == "1 of 1 pinned failing cases still fail"
 
 
@@ -66,7 +70,7 @@ def test_a_significant_regression_fails_the_session(gated: pytest.Pytester) -> N
     assert outcome.ret == pytest.ExitCode.TESTS_FAILED
     outcome.stdout.fnmatch_lines(
         [
-            "*new@0.30: regression vs rel:m@0.80: 0.760 -> 0.260 on 200 shared cases (exact McNemar p=*",
+            "*new@0.30: regression vs rel:m@0.80: 0.790 -> 0.330 on 200 shared cases (one-sided exact McNemar p=*",
             "*cases passed in the baseline and fail now, e.g.:",
         ]
     )
@@ -89,7 +93,7 @@ def test_mismatched_case_sets_are_reported_not_dropped(gated: pytest.Pytester) -
     outcome.assert_outcomes(failed=1)
     outcome.stdout.fnmatch_lines(
         [
-            "*mismatched cases vs rel:m@0.80* on 9 shared cases *; 191 cases only in the baseline, 191 only in this run",
+            "*mismatched cases vs rel:m@0.80* on 10 shared cases *; 190 cases only in the baseline, 190 only in this run",
             "remedy: *",
         ]
     )
@@ -100,7 +104,7 @@ def test_mismatched_case_sets_are_reported_not_dropped(gated: pytest.Pytester) -
 def test_junit_xml_carries_rate_and_verdict(gated: pytest.Pytester) -> None:
     run_against(gated, "new@0.30", "--junitxml", "junit.xml")
     xml = (gated.path / "junit.xml").read_text()
-    assert '<property name="rate" value="0.26' in xml and '<property name="baseline_verdict" value="regression' in xml
+    assert '<property name="rate" value="0.33' in xml and '<property name="baseline_verdict" value="regression' in xml
 
 
 def test_an_unknown_baseline_is_a_usage_error(suite: pytest.Pytester) -> None:

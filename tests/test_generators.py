@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections import Counter
 from typing import Any, TypeVar
 
 import pytest
-from hypothesis import Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
@@ -23,21 +22,14 @@ from generators import (
     templates,
 )
 from generators.alphabets import Pattern
+from runner.sampling import draw_cases
 
 T = TypeVar("T")
 
 
 def draw(strategy: st.SearchStrategy[T], count: int) -> list[T]:
-    """What Hypothesis generates for a test of ``count`` examples, seeded like the plugin's counted pass."""
-    drawn: list[T] = []
-
-    @settings(max_examples=count, database=None, derandomize=True, phases=[Phase.generate])
-    @given(strategy)
-    def collect(value: T) -> None:
-        drawn.append(value)
-
-    collect()
-    return drawn
+    """The cases a behaviour of ``count`` examples counts (uniform, distinct, seed 0), as the plugin draws them."""
+    return draw_cases(strategy, count=count)
 
 
 @given(repetition_suppression_cases())
@@ -58,21 +50,18 @@ def test_the_labelled_answer_breaks_the_pattern(case: Case) -> None:
 
 
 def test_cases_cover_every_template_repetition_and_seed_alphabet() -> None:
-    cases = draw(repetition_suppression_cases(), 200)
+    cases = draw(repetition_suppression_cases(), 400)
     assert {case.axes["template"] for case in cases} == {template.id for template in TEMPLATES}
     assert {case.axes["repetitions"] for case in cases} == set(range(3, 11))
     seen_alphabets = {case.axes["alphabet"] for case in cases}
     assert {alphabet.name for alphabet in ALPHABETS if alphabet.in_seed} <= seen_alphabets
 
 
-def test_the_right_answer_is_first_about_half_the_time() -> None:
-    positions = Counter(case.answer_index for case in draw(repetition_suppression_cases(), 400))
-    assert 0.4 <= positions[0] / 400 <= 0.6, positions
-
-
-def test_answer_position_can_be_fixed() -> None:
-    assert {case.answer_index for case in draw(repetition_suppression_cases(answer_position="first"), 30)} == {0}
-    assert {case.answer_index for case in draw(repetition_suppression_cases(answer_position="second"), 30)} == {1}
+def test_unlisted_options_take_one_order_and_no_position_axis() -> None:
+    """The options are not in the prompt: listing them the other way round would be the same question."""
+    cases = draw(repetition_suppression_cases(), 100)
+    assert {case.answer_index for case in cases} == {0}
+    assert all("answer_position" not in case.axes for case in cases)
 
 
 def test_at_least_eighteen_templates_some_naming_the_forbidden_symbol() -> None:
@@ -98,12 +87,14 @@ def test_from_start_alternates_the_first_two_symbols(pattern: Pattern) -> None:
 
 def test_case_id_depends_on_what_the_model_sees_and_the_label_only() -> None:
     pattern = Pattern(alphabet="upper", a="A", b="B", listing="A B C")
-    case = build_repetition_case(pattern, 3, TEMPLATES[0], answer_first=False)
-    assert case.prompt.endswith("\nA, B, A, B, A,") and case.classes == (" B", " A") and case.answer == " A"
-    assert case.id == "847a15bfc191eb5d"  # pinned: ids are compared across runs and checkpoints
+    case = build_repetition_case(pattern, 3, TEMPLATES[0])
+    assert case.prompt.endswith("\nA, B, A, B, A,") and case.classes == (" A", " B") and case.answer == " A"
+    assert case.id == "90403fcf3da95626"  # pinned: ids are compared across runs and checkpoints
     relabelled = Case(prompt=case.prompt, classes=case.classes, answer_index=case.answer_index, axes={"other": 1})
     assert relabelled.id == case.id and relabelled == case
-    assert Case(prompt=case.prompt, classes=case.classes, answer_index=0).id != case.id
+    reordered = Case(prompt=case.prompt, classes=(" B", " A"), answer_index=1)
+    assert reordered.id == case.id  # the model sees the same question: one case, counted once
+    assert Case(prompt=case.prompt, classes=(" A", " B"), answer_index=1).id != case.id
 
 
 @pytest.mark.parametrize(
@@ -118,7 +109,6 @@ def test_case_id_depends_on_what_the_model_sees_and_the_label_only() -> None:
         (lambda: alphabets(kinds=["emoji"]), "known kinds"),
         (lambda: alphabets(names=["upper"], kinds=["words"]), "selects nothing"),
         (lambda: patterns(alphabet=ALPHABETS[0]), "strategy of Alphabet"),
-        (lambda: repetition_suppression_cases(answer_position="middle"), "answer_position"),
         (lambda: repetition_suppression_cases(repetition=4), "takes a strategy"),
     ],
 )

@@ -55,11 +55,11 @@ def test_every_example_is_recorded_and_every_size_sees_the_same_cases(suite: pyt
 def test_cases_are_spread_over_every_template_and_repetition_count(suite: pytest.Pytester) -> None:
     from generators import TEMPLATES
 
-    suite.runpytest("behaviours/", "--model-family", "scripted", "--model-sizes", "obeys", "--examples", "200")
+    suite.runpytest("behaviours/", "--model-family", "scripted", "--model-sizes", "obeys", "--examples", "400")
     axes = results(suite)["behaviours"]["repetition_suppression"]["axes"]
     assert set(axes["template"]) == {template.id for template in TEMPLATES}
     assert set(axes["repetitions"]) == {str(count) for count in range(3, 11)}
-    assert set(axes["answer_position"]) == {"0", "1"}
+    assert set(axes["mentions_forbidden"]) == {"False", "True"} and "answer_position" not in axes
 
 
 def test_hypothesis_seed_changes_the_cases(suite: pytest.Pytester) -> None:

@@ -6,7 +6,17 @@ import random
 
 import pytest
 
-from reports.stats import compare_paired, mcnemar_exact, trend_verdict, wilson_interval
+from reports.stats import (
+    _upper_regularized_gamma,
+    chi_square_uniform,
+    compare_paired,
+    holm_levels,
+    mcnemar_exact,
+    mcnemar_one_sided,
+    trend_verdict,
+    trend_verdicts,
+    wilson_interval,
+)
 
 
 def family(rates: list[float], *, cases: int = 400, seed: int = 0) -> list[list[bool]]:
@@ -60,3 +70,37 @@ def test_noise_is_not_called_a_trend() -> None:
 def test_a_real_drop_is_found_once_there_are_enough_cases() -> None:
     assert trend_verdict(family([0.30, 0.20], cases=100)) == "flat"
     assert trend_verdict(family([0.30, 0.20], cases=2000)) == "inverse"
+
+
+def test_the_gate_test_is_one_sided() -> None:
+    """Only "got worse" counts: its p-value is half the two-sided one, and an improvement is never significant."""
+    assert mcnemar_one_sided(10, 2) == pytest.approx(mcnemar_exact(10, 2) / 2)
+    assert mcnemar_one_sided(2, 10) > 0.99
+    assert mcnemar_one_sided(0, 0) == 1.0
+
+
+def test_chi_square_against_uniform_matches_known_quantiles() -> None:
+    # 95th percentiles of chi-square with 1 and 10 degrees of freedom
+    assert _upper_regularized_gamma(0.5, 3.841459 / 2) == pytest.approx(0.05, abs=1e-6)
+    assert _upper_regularized_gamma(5, 18.30704 / 2) == pytest.approx(0.05, abs=1e-6)
+    assert chi_square_uniform([50, 50, 50, 50])[1] == pytest.approx(1.0)
+    assert chi_square_uniform([9, 40, 50, 72, 29])[1] < 1e-6  # the few-shot axis Hypothesis' own sampler drew
+
+
+def test_holm_rejects_step_down() -> None:
+    assert holm_levels([0.01, 0.04, 0.03], 0.05) == [pytest.approx(0.05 / 3), None, None]
+    assert holm_levels([0.001, 0.02, 0.04], 0.05) == [pytest.approx(0.05 / 3), pytest.approx(0.025), 0.05]
+
+
+def test_trends_across_behaviours_are_holm_corrected() -> None:
+    """Nine flat behaviours in a run: across 100 runs at most 5% call any trend; a strong trend is still called."""
+    runs_with_a_trend = sum(
+        any(
+            verdict != "flat"
+            for verdict in trend_verdicts([family([0.3, 0.3], cases=200, seed=seed * 9 + b) for b in range(9)])
+        )
+        for seed in range(100)
+    )
+    assert runs_with_a_trend <= 5
+    strong = trend_verdicts([family([0.35, 0.05]), *(family([0.3, 0.3], seed=b) for b in range(8))])
+    assert strong[0] == "inverse"
