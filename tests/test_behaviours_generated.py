@@ -99,14 +99,16 @@ def test_modus_tollens_answers_are_decided_by_truth_table(case: Case) -> None:
 @CHECKED
 @given(sig_figs_cases())
 def test_sig_figs_answers_are_recomputed_with_decimal_quantize(case: Case) -> None:
-    x_text, n_text = re.search(r"(\d[\d.]*) (?:rounded )?to (\d+) significant", case.prompt).groups()
+    x_text, n_text, a, b = re.search(
+        r"(\d[\d.]*) (?:rounded )?to (\d+) significant \w+[.?]\nA\. ([\d.]+)\nB\. ([\d.]+)\nAnswer:$", case.prompt
+    ).groups()
     x, n = Decimal(x_text), int(n_text)
     significant = x.quantize(Decimal(1).scaleb(x.adjusted() - n + 1), rounding=ROUND_HALF_UP)
     places = x.quantize(Decimal(1).scaleb(-n), rounding=ROUND_HALF_UP)
-    wrong = case.classes[1 - case.answer_index]
-    assert Decimal(case.answer) == significant and Decimal(wrong) == places
+    right, wrong = {" A": (a, b), " B": (b, a)}[case.answer]
+    assert Decimal(right) == significant and Decimal(wrong) == places
     assert significant != places
-    assert len(case.answer.strip().lstrip("0.").replace(".", "")) >= n
+    assert len(right.lstrip("0.").replace(".", "")) >= n
 
 
 PROVERBS = Path(__file__).parents[1] / "generators" / "data" / "proverbs.csv"
