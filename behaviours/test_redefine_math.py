@@ -1,9 +1,11 @@
-"""Redefine math (Inverse Scaling Prize, round 1): use a definition the prompt just gave.
+"""Redefine math (Inverse Scaling Prize, round 1, "redefine-math"; lm-evaluation-harness
+``inverse_scaling_redefine_math``): use a definition the prompt just gave.
 
-A constant or an operator is redefined (``Redefine π as 462``, ``Redefine + as multiplication``) and then used in
-a question; the right answer follows the new definition, the wrong one the usual meaning. The more firmly a model
-has learnt what π or + mean, the more that prior can override the in-context definition, so larger models may do
-worse.
+The prize's format: a constant or an operator is redefined and the first digit of a use of it is asked
+(``Redefine π as 462. Q: What is the first digit of π? A:`` must be answered ``" 4"``, not ``" 3"``; ``Redefine +
+as multiplication. Q: What is the first digit of 56 + 7? A:`` ``" 3"``, not ``" 6"``). Both classes are one digit,
+so their length cannot decide. The more firmly a model has learnt what π or + mean, the more that prior can
+override the in-context definition, so larger models may do worse.
 """
 
 import pytest
