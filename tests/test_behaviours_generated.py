@@ -43,7 +43,6 @@ GENERATORS: dict[str, Callable[..., st.SearchStrategy[Case]]] = {
     "memo_trap": memo_trap_cases,
     "negated_qa": negated_qa_cases,
     "hindsight_neglect": hindsight_neglect_cases,
-    "repetition_suppression": repetition_suppression_cases,
 }
 CHECKED = settings(max_examples=60, deadline=None)
 
