@@ -126,4 +126,4 @@ def test_paired_comparison_uses_only_shared_cases() -> None:
     now = pd.Series({"a": False, "b": True, "c": True, "e": False})
     comparison = compare_outcomes(now, before, name="rel", baseline_model="m", alpha=0.05, tolerance=0.0)
     assert (comparison.shared, comparison.only_baseline, comparison.only_current) == (3, 1, 1)
-    assert comparison.verdict == "no change" and comparison.p_value == 1.0
+    assert comparison.verdict == "no change" and comparison.p_value == 0.75  # one-sided: one lost and one gained case

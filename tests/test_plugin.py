@@ -18,7 +18,7 @@ def test_rates_follow_the_scripted_answers_and_the_table_is_ordered_by_size(suit
     outcome.stdout.re_match_lines(
         [
             r"behaviour\s+completes\s+obeys",
-            r"repetition_suppression\s+0\.00 \[0\.00,0\.02\] \(n=2\d\d\) loss 5\.01\s+1\.00 \[0\.98,1\.00\] \(n=2\d\d\) loss 0\.01\s+standard",
+            r"repetition_suppression\s+0\.00 \[0\.00,0\.02\] \(n=2\d\d\) loss 5\.01 prior 0\.00\s+1\.00 \[0\.98,1\.00\] \(n=2\d\d\) loss 0\.01 prior 0\.00\s+standard",
         ]
     )
     by_model = {row["model"]: row for row in results(suite)["results"]}
@@ -104,7 +104,7 @@ def test_a_model_that_fails_to_load_is_reported_and_the_others_still_run(suite: 
     outcome.assert_outcomes(passed=1, failed=1, errors=1)
     outcome.stdout.re_match_lines(
         [
-            r"repetition_suppression\s+0\.00 \[0\.00,0\.16\] \(n=20\) loss 5\.01\s+error\s+1\.00 \[0\.84,1\.00\] \(n=20\) loss 0\.01"
+            r"repetition_suppression\s+0\.00 \[0\.00,0\.16\] \(n=20\) loss 5\.01 prior 0\.00\s+error\s+1\.00 \[0\.84,1\.00\] \(n=20\) loss 0\.01 prior 0\.00"
         ]
     )
     by_model = {row["model"]: row for row in results(suite)["results"]}
