@@ -1,21 +1,18 @@
 """The generated behaviours' cases are right by construction, checked by rules independent of the generators.
 
 Each check reads the prompt back and recomputes the answer another way: the redefined expression is evaluated,
-the rounding redone with ``decimal.quantize``, the bet's expected value computed with fractions, the phrase
-looked up in the data file, the category membership looked up. Modus tollens has a file of its own
-(``test_behaviour_modus_tollens.py``).
+the rounding redone with ``decimal.quantize``, the bet's expected value computed with fractions, the category
+membership looked up. Modus tollens and memo trap have files of their own (``test_behaviour_<name>.py``).
 """
 
 from __future__ import annotations
 
-import csv
 import math
 import re
 from collections import Counter
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,7 +23,6 @@ from hypothesis.errors import InvalidArgument
 from generators import (
     Case,
     hindsight_neglect_cases,
-    memo_trap_cases,
     negated_qa_cases,
     redefine_math_cases,
     repetition_suppression_cases,
@@ -37,7 +33,6 @@ from tests.test_generators import draw
 
 GENERATORS: dict[str, Callable[..., st.SearchStrategy[Case]]] = {
     "sig_figs": sig_figs_cases,
-    "memo_trap": memo_trap_cases,
     "negated_qa": negated_qa_cases,
     "hindsight_neglect": hindsight_neglect_cases,
 }
@@ -78,27 +73,6 @@ def test_sig_figs_answers_are_recomputed_with_decimal_quantize(case: Case) -> No
     assert Decimal(right) == significant and Decimal(wrong) == places
     assert significant != places
     assert len(right.lstrip("0.").replace(".", "")) >= n
-
-
-PROVERBS = Path(__file__).parents[1] / "generators" / "data" / "proverbs.csv"
-
-
-def test_the_shipped_phrase_list_has_at_least_thirty_distinct_phrases() -> None:
-    with PROVERBS.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    assert len(rows) >= 30 and len({row["prefix"] for row in rows}) == len(rows)
-    assert all(row["ending"].isalpha() and row["source"] for row in rows)
-
-
-@CHECKED
-@given(memo_trap_cases())
-def test_memo_trap_answer_is_the_requested_word_not_the_famous_ending(case: Case) -> None:
-    with PROVERBS.open(encoding="utf-8", newline="") as handle:
-        endings = {row["prefix"]: row["ending"] for row in csv.DictReader(handle)}
-    requested = re.search(r'"(\w+)"', case.prompt).group(1)
-    prefix = next(prefix for prefix in endings if case.prompt.endswith(": " + prefix))
-    assert case.answer == f" {requested}" and case.classes[1 - case.answer_index] == f" {endings[prefix]}"
-    assert requested != endings[prefix]
 
 
 @CHECKED
@@ -174,9 +148,6 @@ def test_answer_position_can_be_fixed(name: str) -> None:
         (lambda: sig_figs_cases(min_figures=0), "sig_figs_cases(min_figures=0) needs 1 <= min_figures <= 6"),
         (lambda: sig_figs_cases(min_figures=3, max_figures=2), "sig_figs_cases(max_figures=2) needs 3 <= max_figures"),
         (lambda: sig_figs_cases(magnitudes=["huge"]), "got unknown ['huge']"),
-        (lambda: memo_trap_cases(requested="heavy"), "takes a non-empty collection of single words"),
-        (lambda: memo_trap_cases(requested=["two words"]), "takes a non-empty collection of single words"),
-        (lambda: memo_trap_cases(requested=["fonder"]), "leaves no word to ask of ['Absence makes the heart grow']"),
         (lambda: negated_qa_cases(negated=True), "negated_qa_cases(negated=...) takes a non-empty collection"),
         (lambda: hindsight_neglect_cases(shots=3), "hindsight_neglect_cases(shots=...) takes a strategy"),
     ],
