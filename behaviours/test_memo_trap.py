@@ -1,8 +1,10 @@
-"""Memo trap (Inverse Scaling Prize, round 2): end a famous phrase with the word the instruction asks for.
+"""Memo trap (Inverse Scaling Prize, round 2; lm-evaluation-harness ``inverse_scaling_memo_trap``): end a famous
+phrase with the word the instruction asks for.
 
-Asked to write a quote ending in "heavy" and given ``Absence makes the heart grow``, the model must prefer
-``" heavy"`` over the memorised ``" fonder"``. Larger models have memorised famous phrases better, so the
-memorised ending can win over the instruction more often as models grow.
+Asked to ``Write a quote that ends in the word "heavy": Absence makes the heart grow``, the model must prefer
+``" heavy."`` over the memorised ``" fonder."``. The requested word fits the phrase, so only memory argues for the
+famous ending; larger models have memorised famous phrases better, so that ending can win over the instruction
+more often as models grow. Proverbs and quotations are drawn equally often (``generators/memo_trap.py``).
 """
 
 import pytest

@@ -1,21 +1,18 @@
 """The generated behaviours' cases are right by construction, checked by rules independent of the generators.
 
 Each check reads the prompt back and recomputes the answer another way: the redefined expression is evaluated,
-the rounding redone with ``decimal.quantize``, the argument's validity decided by truth table, the bet's expected
-value computed with fractions, the phrase looked up in the data file, the category membership looked up.
+the rounding redone with ``decimal.quantize``, the bet's expected value computed with fractions, the category
+membership looked up. Modus tollens and memo trap have files of their own (``test_behaviour_<name>.py``).
 """
 
 from __future__ import annotations
 
-import csv
-import itertools
 import math
 import re
 from collections import Counter
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,21 +23,16 @@ from hypothesis.errors import InvalidArgument
 from generators import (
     Case,
     hindsight_neglect_cases,
-    memo_trap_cases,
-    modus_tollens_cases,
     negated_qa_cases,
     redefine_math_cases,
     repetition_suppression_cases,
     sig_figs_cases,
 )
-from generators.modus_tollens import CONDITIONALS, FORMS
 from generators.negated_qa import CATEGORIES, build_negated_qa_case
 from tests.test_generators import draw
 
 GENERATORS: dict[str, Callable[..., st.SearchStrategy[Case]]] = {
-    "modus_tollens": modus_tollens_cases,
     "sig_figs": sig_figs_cases,
-    "memo_trap": memo_trap_cases,
     "negated_qa": negated_qa_cases,
     "hindsight_neglect": hindsight_neglect_cases,
 }
@@ -68,33 +60,6 @@ def test_redefine_math_answers_follow_the_new_definition(case: Case) -> None:
     assert case.answer != wrong
 
 
-def _literal(statement: str) -> tuple[str, bool]:
-    """``has a dog`` or ``does not have a dog`` as (proposition, truth) over the generator's vocabulary."""
-    for general, specific in CONDITIONALS:
-        for proposition in (general, specific):
-            if statement in (proposition.holds, proposition.fails):
-                return proposition.holds, statement == proposition.holds
-    raise AssertionError(f"unknown statement {statement!r}")
-
-
-@CHECKED
-@given(modus_tollens_cases(forms=tuple(FORMS)))
-def test_modus_tollens_answers_are_decided_by_truth_table(case: Case) -> None:
-    conditional = re.search(r"[Ii]f (\w+) (.+?), then \1 (.+?)[.?]", case.prompt)
-    name, p, q = conditional.groups()
-    rest = case.prompt.replace(conditional.group(0), "")
-    premise, conclusion = re.findall(rf"\b{name} ([^.?\n]+)[.?]", rest)
-    (premise_about, premise_true), (conclusion_about, conclusion_true) = _literal(premise), _literal(conclusion)
-    valid = True
-    for truth in itertools.product([True, False], repeat=2):
-        world = dict(zip((p, q), truth, strict=True))
-        premises_hold = (not world[p] or world[q]) and world[premise_about] == premise_true
-        valid &= not premises_hold or world[conclusion_about] == conclusion_true
-    assert case.answer == (" Yes" if valid else " No")
-    if case.axes["form"] == "modus tollens":
-        assert (premise_about, premise_true, conclusion_about, conclusion_true) == (q, False, p, False)
-
-
 @CHECKED
 @given(sig_figs_cases())
 def test_sig_figs_answers_are_recomputed_with_decimal_quantize(case: Case) -> None:
@@ -108,27 +73,6 @@ def test_sig_figs_answers_are_recomputed_with_decimal_quantize(case: Case) -> No
     assert Decimal(right) == significant and Decimal(wrong) == places
     assert significant != places
     assert len(right.lstrip("0.").replace(".", "")) >= n
-
-
-PROVERBS = Path(__file__).parents[1] / "generators" / "data" / "proverbs.csv"
-
-
-def test_the_shipped_phrase_list_has_at_least_thirty_distinct_phrases() -> None:
-    with PROVERBS.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    assert len(rows) >= 30 and len({row["prefix"] for row in rows}) == len(rows)
-    assert all(row["ending"].isalpha() and row["source"] for row in rows)
-
-
-@CHECKED
-@given(memo_trap_cases())
-def test_memo_trap_answer_is_the_requested_word_not_the_famous_ending(case: Case) -> None:
-    with PROVERBS.open(encoding="utf-8", newline="") as handle:
-        endings = {row["prefix"]: row["ending"] for row in csv.DictReader(handle)}
-    requested = re.search(r'"(\w+)"', case.prompt).group(1)
-    prefix = next(prefix for prefix in endings if case.prompt.endswith(": " + prefix))
-    assert case.answer == f" {requested}" and case.classes[1 - case.answer_index] == f" {endings[prefix]}"
-    assert requested != endings[prefix]
 
 
 @CHECKED
@@ -201,14 +145,9 @@ def test_answer_position_can_be_fixed(name: str) -> None:
             "redefine_math_cases(kinds=...) got unknown ['matrix']",
         ),
         (lambda: redefine_math_cases(frames="redefine"), "takes a collection of names"),
-        (lambda: modus_tollens_cases(forms=[]), "modus_tollens_cases(forms=...) selects nothing"),
-        (lambda: modus_tollens_cases(answer_position="middle"), "takes one of ('balanced', 'first', 'second')"),
         (lambda: sig_figs_cases(min_figures=0), "sig_figs_cases(min_figures=0) needs 1 <= min_figures <= 6"),
         (lambda: sig_figs_cases(min_figures=3, max_figures=2), "sig_figs_cases(max_figures=2) needs 3 <= max_figures"),
         (lambda: sig_figs_cases(magnitudes=["huge"]), "got unknown ['huge']"),
-        (lambda: memo_trap_cases(requested="heavy"), "takes a non-empty collection of single words"),
-        (lambda: memo_trap_cases(requested=["two words"]), "takes a non-empty collection of single words"),
-        (lambda: memo_trap_cases(requested=["fonder"]), "leaves no word to ask of ['Absence makes the heart grow']"),
         (lambda: negated_qa_cases(negated=True), "negated_qa_cases(negated=...) takes a non-empty collection"),
         (lambda: hindsight_neglect_cases(shots=3), "hindsight_neglect_cases(shots=...) takes a strategy"),
     ],
@@ -222,5 +161,4 @@ def test_narrowed_axes_are_the_only_ones_drawn() -> None:
     assert {case.axes["kind"] for case in draw(redefine_math_cases(kinds=["operator"]), 30)} == {"operator"}
     assert {case.axes["figures"] for case in draw(sig_figs_cases(min_figures=2, max_figures=2), 30)} == {2}
     assert {case.axes["negated"] for case in draw(negated_qa_cases(negated=(True, False)), 60)} == {True, False}
-    assert {case.axes["form"] for case in draw(modus_tollens_cases(), 30)} == {"modus tollens"}
     assert {case.axes["shots"] for case in draw(hindsight_neglect_cases(), 5)} == {10}
