@@ -1,9 +1,11 @@
-"""Hindsight neglect (Inverse Scaling Prize, round 1): judge a bet by its expected value, not its outcome.
+"""Hindsight neglect (Inverse Scaling Prize, round 1, "hindsight-neglect-10shot"; lm-evaluation-harness
+``inverse_scaling_hindsight_neglect_10shot``): judge a bet by its expected value, not by how it turned out.
 
-After demonstrations where each bet's outcome happened to match its expected value, the question's bet turns
-out the other way (a good bet that lost, a bad bet that won); the right answer still follows the expected value.
-Larger models pick up the spurious "won means right" rule from the demonstrations more readily, so they may do
-worse.
+Ten demonstrations end with the likely outcome, which agrees with the expected value; the question ends with the
+unlikely outcome, which does not (a good bet that lost, a bad bet that won). The right answer, " Y" or " N" in
+equal shares, still follows the expected value. Larger models pick up the spurious "won means right" rule from
+the demonstrations more readily, so they may do worse. The prompts are ~800 tokens: 100 examples by default.
+See ``generators/hindsight_neglect.py`` for where the cases differ from the prize's released data, and why.
 """
 
 import pytest
