@@ -1,10 +1,20 @@
-"""Negated-QA cases (Inverse Scaling Prize, round 1, NeQA): a multiple-choice question with "not" in it.
+"""Negated-QA cases (Inverse Scaling Prize, round 1, NeQA by Zhou and Zhang; lm-evaluation-harness
+``inverse_scaling_neqa``): a two-option multiple-choice question with "not" in it.
 
-``Which of these is not a mammal? A. trout B. horse`` must be answered ``" A"``. Without the "not" the answer
-flips to ``" B"``; a model that matches the question to the option most associated with its topic ("mammal" and
-"horse") answers the un-negated question. Better knowledge of the topic makes that pull stronger, which is why
-the prize found the task getting worse with scale before it got better. ``negated=(True, False)`` adds the
-un-negated twins as a control.
+``Which of these is not a mammal?\nA. trout\nB. horse\nAnswer:`` must be answered ``" A"``. Without the "not" the
+answer flips to ``" B"``; a model that matches the question to the option most associated with its topic
+("mammal" and "horse") answers the un-negated question. Better knowledge of the topic makes that pull stronger,
+which is why the prize found the task getting worse with scale before it got better. ``negated=(True, False)``
+adds the un-negated twins as a control.
+
+The prize's format, kept: the options listed as ``A.``/``B.`` lines, the prompt ending ``Answer:``, classes
+``" A"`` and ``" B"``, the right letter balanced 50/50 (here by the drawn, recorded ``answer_position``), and, in
+the ``neqa`` frame, the prize's header "The following are multiple choice questions (with answers) about common
+sense." before ``Question:``. Deliberate differences: the prize negated OpenBookQA sentences ("..., it isn't in");
+these questions ask which option is (not) in a category, so the right answer can be checked by a lookup and the
+negation flips it exactly; every option is undisputed (no "potato is a vegetable", "black is a colour", "spoons
+are an instrument" quibbles); and two more wordings of the question (``question``, ``following``) are a frame
+axis, drawn evenly with the prize's, so a rate is not an artefact of one wording.
 """
 
 from __future__ import annotations
@@ -17,7 +27,6 @@ from hypothesis.errors import InvalidArgument
 
 from generators.answers import AnswerPosition, answer_first, in_order, listed_case, position_domain
 from generators.case import AxisValue, Case, domains_of
-from generators.declared import declared_values
 from generators.options import require_subset
 
 _CALLER = "negated_qa_cases"
@@ -65,23 +74,23 @@ CATEGORIES: tuple[Category, ...] = (
     _category(
         "a musical instrument",
         "violin, piano, trumpet, flute, drum, guitar, cello, harp",
-        "hammer, spoon, pillow, ladder, bucket, stapler, kettle, shovel",
+        "hammer, sofa, pillow, ladder, umbrella, stapler, toaster, shovel",
     ),
     _category(
         "a vegetable",
-        "carrot, potato, onion, cabbage, lettuce, spinach, broccoli, leek",
+        "carrot, cauliflower, onion, cabbage, lettuce, spinach, broccoli, leek",
         "banana, cherry, grape, mango, chicken, bread, cheese, rice",
     ),
     _category("a prime number", "2, 3, 5, 7, 11, 13, 17, 19", "4, 6, 8, 9, 10, 12, 15, 21"),
     _category(
         "a colour",
-        "red, blue, green, yellow, purple, brown, white, black",
+        "red, blue, green, yellow, purple, brown, orange, pink",
         "square, Tuesday, circle, kilogram, August, triangle, metre, Monday",
     ),
     _category(
         "an insect",
         "ant, bee, beetle, butterfly, fly, wasp, moth, grasshopper",
-        "spider, snail, worm, crab, scorpion, frog, sparrow, mouse",
+        "spider, snail, earthworm, crab, scorpion, frog, sparrow, mouse",
     ),
 )
 FRAMES: dict[str, str] = {
@@ -120,14 +129,11 @@ def negated_qa_cases(
     """Negated questions by default; ``negated=(True, False)`` draws both, so the flip itself can be measured."""
     if isinstance(negated, bool) or not negated or not set(negated) <= {True, False}:
         raise InvalidArgument(f"{_CALLER}(negated=...) takes a non-empty collection of True/False, got {negated!r}")
-    chosen_negated = st.sampled_from(tuple(dict.fromkeys(negated)))
-    chosen_frames = st.sampled_from(require_subset(_CALLER, "frames", frames, tuple(FRAMES)))
+    negations = tuple(dict.fromkeys(negated))
+    frame_names = tuple(dict.fromkeys(require_subset(_CALLER, "frames", frames, tuple(FRAMES))))
+    chosen_negated, chosen_frames = st.sampled_from(negations), st.sampled_from(frame_names)
     first = answer_first(_CALLER, answer_position)
-    domains = domains_of(
-        category=[category.name for category in CATEGORIES],
-        negated=declared_values(chosen_negated) or (),
-        frame=declared_values(chosen_frames) or (),
-    )
+    domains = domains_of(category=[category.name for category in CATEGORIES], negated=negations, frame=frame_names)
 
     @st.composite
     def cases(draw: Callable) -> Case:
