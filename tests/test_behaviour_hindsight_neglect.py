@@ -17,10 +17,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-import behaviours.test_hindsight_neglect as behaviour
+from behaviours import test_hindsight_neglect as behaviour
 from generators import Case, hindsight_neglect_cases
 from generators.hindsight_neglect import Bet, build_hindsight_case
-from runner.sampling import draw_examples
+from runner.audit import audit_cases
+from tests.population import counted_cases
 from tests.test_generators import draw
 
 BLOCK = re.compile(
@@ -116,15 +117,18 @@ def test_options_are_not_listed_so_the_classes_take_one_order() -> None:
         assert "answer_position" not in case.axes and case.prompt.endswith("Choose Y or N.\nAnswer:")
 
 
-def test_the_counted_cases_balance_the_answer_and_declare_their_axes() -> None:
-    cases = [example.cases["case"] for example in draw_examples(behaviour.test_hindsight_neglect, seed=0, count=100)]
-    assert len({case.id for case in cases}) == len(cases) == 100
-    assert 0.4 <= Counter(case.answer for case in cases)[" Y"] / len(cases) <= 0.6
-    domains = cases[0].domains
-    assert domains["expected_value"] == ("positive", "negative") and domains["gain_first"] == (False, True)
-    assert domains["shots"] == (10,) and domains["unlikely_percent"] == tuple(range(1, 41))
-    orders = [[demo.label for demo in blocks(case)[0]] for case in cases]
-    assert len({tuple(order) for order in orders}) > 50
+def test_the_counted_cases_pass_the_audit_with_the_answer_balanced() -> None:
+    cases = counted_cases(behaviour.test_hindsight_neglect, 100)
+    assert cases[0].domains == {
+        "expected_value": ("positive", "negative"),
+        "gain_first": (False, True),
+        "unlikely_percent": tuple(range(1, 41)),
+        "shots": (10,),
+    }
+    audit = audit_cases("hindsight_neglect", cases)
+    assert audit.failures() == [] and audit.cases == 100 and audit.top_answer_share <= 0.6
+    orders = {tuple(demo.label for demo in blocks(case)[0]) for case in cases}
+    assert len(orders) > 50
 
 
 def test_the_prize_example_reads_as_the_prize_wrote_it() -> None:

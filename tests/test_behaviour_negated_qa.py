@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
-import behaviours.test_negated_qa as behaviour
+from behaviours import test_negated_qa as behaviour
 from generators.negated_qa import CATEGORIES, build_negated_qa_case
-from runner.sampling import draw_examples
+from runner.audit import audit_cases
+from tests.population import counted_cases
 
 DISPUTED: dict[str, set[str]] = {
     "a planet": {"Pluto"},
@@ -40,12 +39,14 @@ def test_the_neqa_frame_is_the_prize_layout() -> None:
     assert case.classes == (" A", " B") and case.answer == " B" and case.axes["answer_position"] == 1
 
 
-def test_the_counted_cases_balance_the_letter_and_declare_their_axes() -> None:
-    cases = [example.cases["case"] for example in draw_examples(behaviour.test_negated_qa, seed=0, count=200)]
-    assert len({case.id for case in cases}) == len(cases) == 200
-    assert 0.4 <= Counter(case.answer for case in cases)[" A"] / len(cases) <= 0.6
-    domains = cases[0].domains
-    assert domains["category"] == tuple(category.name for category in CATEGORIES)
-    assert domains["negated"] == (True,) and domains["frame"] == ("question", "following", "neqa")
-    assert domains["answer_position"] == (0, 1)
+def test_the_counted_cases_pass_the_audit_with_the_letter_balanced() -> None:
+    cases = counted_cases(behaviour.test_negated_qa)
+    assert cases[0].domains == {
+        "category": tuple(category.name for category in CATEGORIES),
+        "negated": (True,),
+        "frame": ("question", "following", "neqa"),
+        "answer_position": (0, 1),
+    }
+    audit = audit_cases("negated_qa", cases)
+    assert audit.failures() == [] and audit.cases == 200 and audit.top_answer_share <= 0.6
     assert all(case.axes["answer_position"] == case.answer_index for case in cases)
