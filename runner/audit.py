@@ -29,6 +29,9 @@ from reports.stats import chi_square_uniform
 
 AXIS_ALPHA = 0.001
 """An axis fails when its chi-square p-value against the declared domain is below this."""
+MIN_EXPECTED = 5
+"""Cochran's rule: the chi-square approximation needs at least this many expected draws per value; an axis with
+more values than that allows (40 percentages over 100 cases) is tabulated, not tested."""
 MAX_TOP_SHARE = 0.6
 """With at most ``FEW_ANSWERS`` distinct right answers, no one of them may be right more often than this."""
 FEW_ANSWERS = 4
@@ -124,7 +127,8 @@ def _axis_checks(cases: Sequence[Case]) -> list[AxisCheck]:
         domains = {tuple(case.domains[name]) for case in cases if name in case.domains}
         declared = tuple(str(value) for value in domains.pop()) if len(domains) == 1 else None
         p_value = None
-        if declared is not None and len(declared) > 1:
+        tested = sum(counts.values())
+        if declared is not None and len(declared) > 1 and tested >= MIN_EXPECTED * len(declared):
             p_value = chi_square_uniform([counts.get(value, 0) for value in declared])[1]
         ordered = {value: counts.get(value, 0) for value in declared} if declared else dict(sorted(counts.items()))
         checks.append(AxisCheck(name, ordered, declared, p_value))

@@ -23,7 +23,6 @@ from generators import (
     Case,
     negated_qa_cases,
     redefine_math_cases,
-    repetition_suppression_cases,
     sig_figs_cases,
 )
 from generators.negated_qa import CATEGORIES, build_negated_qa_case
