@@ -100,7 +100,7 @@ def render(table: pd.DataFrame, *, markdown: bool = False) -> str:
     if table.empty:
         return "(no results)"
     headers = [table.index.name or "", *map(str, table.columns)]
-    return tabulate(table, headers=headers, tablefmt="github" if markdown else "simple")
+    return tabulate(table, headers=headers, tablefmt="github" if markdown else "simple", disable_numparse=True)
 
 
 def audit_table(data: ReportData) -> pd.DataFrame:
