@@ -14,6 +14,9 @@ Paired models: the baseline passes each case with probability 0.5; the new model
 that it fails a share ``churn + drop`` of all cases the baseline passes and passes a share ``churn`` of all cases
 the baseline fails, so its pass rate is lower by ``drop`` and the two disagree on 2 churn + drop of the cases.
 
+Finite case sets: ``runner/sampling.py`` draws each case once, so a stream is also simulated as the first cases of
+a random order of a set of 200 or 1,000 cases whose pass rate is exactly the stated one.
+
 The fixed design, for context, scores all ``cap`` cases and decides as the report does today: the bar by the 95%
 Wilson interval excluding it (computed exactly from the binomial), the gate by the exact McNemar test at 0.05.
 """
@@ -37,6 +40,7 @@ BAR = 0.5
 RATES = (0.1, 0.3, 0.45, 0.5, 0.55, 0.7, 0.9)
 DROPS = (0.0, 0.05, 0.15)
 CHURNS = (0.05, 0.15)
+POPULATIONS = (200, 1000)  # finite case sets, as runner/sampling.py draws them: each case once
 BASELINE_RATE = 0.5
 CHUNK = 2000  # runs simulated at once: bounds memory at cap 500
 
@@ -93,6 +97,14 @@ def chunks(runs: int) -> Iterator[int]:
 
 def bernoulli(rate: float) -> Callable[[np.random.Generator, int, int], npt.NDArray[np.float64]]:
     return lambda rng, size, cap: (rng.random((size, cap)) < rate).astype(float)
+
+
+def without_replacement(
+    rate: float, population: int
+) -> Callable[[np.random.Generator, int, int], npt.NDArray[np.float64]]:
+    """The first ``cap`` cases of a random order of a finite case set whose pass rate is exactly ``rate``."""
+    cases = (np.arange(population) < round(rate * population)).astype(float)
+    return lambda rng, size, cap: rng.permuted(np.tile(cases, (size, 1)), axis=1)[:, :cap]
 
 
 def paired(drop: float, churn: float) -> Callable[[np.random.Generator, int, int], npt.NDArray[np.float64]]:
@@ -159,6 +171,25 @@ def bar_table(runs: int, caps: list[int], block: int, confidence: float, rng: np
             )
 
 
+def finite_table(runs: int, block: int, confidence: float, rng: np.random.Generator) -> None:
+    half = (1 - confidence) / 2
+    cap = 200
+    print(f"\n### Finite case sets drawn without replacement (cap {cap}, bar {BAR})\n")
+    print("| cases in the set | rate of the set | wrong verdict [95% CI] | right verdict | undecided at cap | mean n |")
+    print("|---|---|---|---|---|---|")
+    for population in POPULATIONS:
+        for rate in (0.45, 0.5, 0.7):
+            out = simulate(
+                without_replacement(rate, population), BAR, (half, half), runs=runs, cap=cap, block=block, rng=rng
+            )
+            wrong = out.sign != 0 if rate == BAR else out.sign == (1 if rate < BAR else -1)
+            right = np.zeros(runs, bool) if rate == BAR else out.sign == (1 if rate > BAR else -1)
+            print(
+                f"| {population} | {rate:g} | {share(int(wrong.sum()), runs)} | {right.mean():.4f} | "
+                f"{(out.sign == 0).mean():.4f} | {out.n.mean():.1f} |"
+            )
+
+
 def paired_tables(runs: int, caps: list[int], block: int, alpha: float, rng: np.random.Generator) -> None:
     print(
         f"\n### Regression gate (tolerance 0, alpha {alpha:g} each way) and two-sided paired test "
@@ -221,6 +252,7 @@ def main() -> None:
         f"confidence {args.confidence:g}, numpy {np.__version__}"
     )
     bar_table(args.runs, caps, args.block, args.confidence, rng)
+    finite_table(args.runs, args.block, args.confidence, rng)
     paired_tables(args.runs, caps, args.block, 1 - args.confidence, rng)
     offline_projection(args.runs, args.block, args.confidence, rng)
     print(f"\n{time.perf_counter() - started:.0f} s")
