@@ -4,7 +4,6 @@ the earliest point it can be known, an exit code that tells CI which, and a repo
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 from reports.exitcodes import Exit
 from reports.files import hold_folder
 from tests import scripted
-from tests.project import examples, results
+from tests.project import examples, markdown_table_rows, results
 
 ROOT = Path(__file__).parents[1]
 TWO = ("behaviours/", "--model-family", "scripted", "--examples", "20")
@@ -207,13 +206,6 @@ def test_a_completed_run_says_so(suite: pytest.Pytester) -> None:
     assert run["stop_reason"] == "completed" and run["finished"]
 
 
-def _table_rows(markdown: str) -> list[list[str]]:
-    """The rows of the first GitHub table in ``markdown``, split the way GitHub splits them: on every ``|`` that
-    is not escaped by a backslash."""
-    lines = next(block for block in markdown.split("\n\n") if block.startswith("|")).splitlines()
-    return [[cell.strip() for cell in re.split(r"(?<!\\)\|", line.strip())[1:-1]] for line in lines]
-
-
 def test_pipes_in_labels_and_file_names_keep_every_markdown_table_whole(
     suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -233,10 +225,10 @@ def test_pipes_in_labels_and_file_names_keep_every_markdown_table_whole(
     suite.runpytest("behaviours/", "--model-family", "piped", "--examples", "20", "--breakdown", "source")
     report = suite.path / "scalecheck-report"
     for text in ((report / "table.md").read_text(), (report / "report.md").read_text(), summary.read_text()):
-        rows = _table_rows(text)
+        rows = markdown_table_rows(text)
         assert rows[0][1:3] == [r"a\|b", r"c\\\|d"] and {len(row) for row in rows} == {4}
     breakdown = (report / "report.md").read_text().split("### piped by source")[1]
-    assert _table_rows(breakdown)[2][0] == r"x\|y.csv"
+    assert markdown_table_rows(breakdown)[2][0] == r"x\|y.csv"
 
 
 def test_hostile_text_stays_well_formed_in_every_file(suite: pytest.Pytester) -> None:
@@ -254,7 +246,7 @@ def test_hostile_text_stays_well_formed_in_every_file(suite: pytest.Pytester) ->
     assert set(frame["prompt"]) == set(prompts)
     assert {tuple(json.loads(classes)) for classes in frame["classes"]} == {(' "yes"', " no,|")}
     assert results(suite)["results"][0]["n"] == 3
-    rows = _table_rows((suite.path / "scalecheck-report" / "report.md").read_text())
+    rows = markdown_table_rows((suite.path / "scalecheck-report" / "report.md").read_text())
     assert {len(row) for row in rows} == {3}
 
 
