@@ -131,3 +131,14 @@ class Interrupting(ScriptedBackend):
 
 def interrupted(*, spec: Any, device: str, dtype: Any) -> ScriptedBackend:
     return Interrupting(spec.label, lambda prompt: pattern_symbols(prompt)[1])
+
+
+class Crashing(ScriptedBackend):
+    """Stands for a model whose forward pass fails (a CUDA error, out of memory at batch size one)."""
+
+    def loglikelihoods(self, requests: Sequence[tuple[str, str]], *, progress: Any = None) -> list[float]:
+        raise RuntimeError("CUDA error: device-side assert triggered")
+
+
+def crashes(*, spec: Any, device: str, dtype: Any) -> ScriptedBackend:
+    return Crashing(spec.label, lambda prompt: pattern_symbols(prompt)[1])

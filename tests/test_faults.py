@@ -119,6 +119,29 @@ def test_a_model_that_cannot_load_errors_its_items_in_one_line_and_the_next_size
     assert "SafetensorError" in document["models"][0]["load_error"] and document["models"][1]["load_error"] is None
 
 
+def test_a_model_that_fails_while_scoring_errors_its_items_not_the_behaviour(suite: pytest.Pytester) -> None:
+    suite.makepyprojecttoml(
+        "[tool.scalecheck.families.crashing]\nsizes = [\n"
+        '  {label = "crashes", python = "tests.scripted:crashes", params = 1},\n'
+        '  {label = "obeys", python = "tests.scripted:obeys", params = 2},\n]\n'
+    )
+    outcome = suite.runpytest("behaviours/", "--model-family", "crashing", "--examples", "20")
+    outcome.assert_outcomes(passed=1, errors=1)
+    assert outcome.ret == Exit.MODEL_FAILED
+    by_model = {row["model"]: row for row in results(suite)["results"]}
+    assert by_model["crashes"]["error"] == "crashes failed while scoring: RuntimeError: CUDA error: device-side assert triggered"
+    assert by_model["crashes"]["error_kind"] == "model" and by_model["obeys"]["status"] == "passed"
+
+
+def test_a_label_matplotlib_would_read_as_math_is_drawn_as_written(suite: pytest.Pytester) -> None:
+    suite.makepyprojecttoml(
+        '[tool.scalecheck.families.math]\nsizes = [{label = "$\\\\nope$", python = "tests.scripted:obeys", params = 1}]\n'
+    )
+    suite.runpytest(*TWO[:1], "--model-family", "math", "--examples", "20").assert_outcomes(passed=1)
+    assert results(suite)["models"][0]["label"] == "$\\nope$"
+    assert (suite.path / "scalecheck-report" / "accuracy_vs_params.png").stat().st_size > 0
+
+
 BROKEN_STRATEGIES = {
     "no_symbols": (
         "from generators import Alphabet, patterns, repetition_suppression_cases\n"
@@ -183,14 +206,19 @@ def test_a_test_body_that_raises_is_the_behaviours_error_not_the_models_failure(
     assert {row["error_kind"] for row in rows} == {"behaviour"} and rows[0]["error"].startswith("buggy on completes: ")
 
 
-def test_an_interrupted_run_keeps_the_finished_model_and_says_it_did_not_finish(suite: pytest.Pytester) -> None:
+def test_an_interrupted_run_keeps_the_finished_model_says_it_did_not_finish_and_saves_no_baseline(suite: pytest.Pytester) -> None:
     suite.makepyprojecttoml(
         "[tool.scalecheck.families.stopped]\nsizes = [\n"
         '  {label = "obeys", python = "tests.scripted:obeys", params = 1},\n'
         '  {label = "ctrl-c", python = "tests.scripted:interrupted", params = 2},\n]\n'
     )
-    outcome = suite.runpytest("behaviours/", "--model-family", "stopped", "--examples", "20", no_reraise_ctrlc=True)
+    outcome = suite.runpytest(
+        "behaviours/", "--model-family", "stopped", "--examples", "20", "--save-baseline", "partial",
+        no_reraise_ctrlc=True,
+    )  # fmt: skip
     assert outcome.ret == Exit.BROKEN
+    outcome.stdout.fnmatch_lines(["*baseline not saved: the run was interrupted, and a baseline must be whole"])
+    assert not (suite.path / "baselines" / "partial").exists()
     document = results(suite)
     assert document["run"]["finished"] is None and document["run"]["stop_reason"] == "interrupted"
     by_model = {row["model"]: row for row in document["results"]}
