@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import pickle
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -133,18 +134,25 @@ def _from_pretrained(spec: ModelSpec, where: str, options: LoadOptions) -> Backe
     return HFBackend(model, tokenizer, label=spec.label, batch_size=options.batch_size, fingerprint=fingerprint)
 
 
-def _remedy(spec: ModelSpec, error: Exception) -> str:
-    """What to do about a load failure, by where the model comes from and what went wrong."""
+def _load_failure(spec: ModelSpec, error: Exception) -> str:
+    """One line for a load failure: what failed and what to do, by where the model comes from and what went wrong."""
     text = str(error)
+    if isinstance(error, pickle.UnpicklingError):  # torch's own text suggests weights_only=False: never that
+        return (
+            f"could not load {spec.describe()}: its pickle weights hold objects other than tensors, which would run "
+            "code when unpickled, so they were refused (convert the checkpoint to safetensors where you trust it)"
+        )
     if "safetensors" in text and isinstance(error, OSError):
-        return "the checkpoint has no safetensors weights; pass --allow-pickle if you trust its pickle files"
-    if type(error).__name__ == "SafetensorError":
-        return "a weights file is truncated or damaged; re-save or re-download the checkpoint"
-    if spec.source == "hub" and isinstance(error, OSError):
-        return "without hub access run the offline family (pytest behaviours/) or pass --model-path DIR"
-    if spec.source == "python":
-        return f"fix the factory {spec.ref} or leave this size out with --model-sizes"
-    return "check the directory holds a complete checkpoint saved with save_pretrained"
+        remedy = "the checkpoint has no safetensors weights; pass --allow-pickle if you trust its pickle files"
+    elif type(error).__name__ == "SafetensorError":
+        remedy = "a weights file is truncated or damaged; re-save or re-download the checkpoint"
+    elif spec.source == "hub" and isinstance(error, OSError):
+        remedy = "without hub access run the offline family (pytest behaviours/) or pass --model-path DIR"
+    elif spec.source == "python":
+        remedy = f"fix the factory {spec.ref} or leave this size out with --model-sizes"
+    else:
+        remedy = "check the directory holds a complete checkpoint saved with save_pretrained"
+    return f"could not load {spec.describe()}: {first_line(error)} ({remedy})"
 
 
 def _fingerprint(model: torch.nn.Module, tokenizer: object, where: str) -> str | None:
@@ -175,7 +183,7 @@ def load_model(spec: ModelSpec, options: LoadOptions, notify: Notify) -> tuple[M
     except (LoadError, PackageNotInstalledError):
         raise
     except Exception as error:  # a library's failure, however deep: one line, and the remedy
-        raise LoadError(f"could not load {spec.describe()}: {first_line(error)} ({_remedy(spec, error)})") from error
+        raise LoadError(_load_failure(spec, error)) from error
     facts: dict[str, object] = {"load_seconds": round(time.perf_counter() - started, 2)}
     model = getattr(backend, "model", None)
     if isinstance(model, torch.nn.Module):
