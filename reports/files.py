@@ -86,7 +86,7 @@ def writable_folder(directory: Path, option: str) -> None:
     """Create ``directory`` if needed and prove a file can be written there; raise ``FolderError`` in one line."""
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        with atomic_path(directory / ".scalecheck-probe"):
+        with tempfile.TemporaryFile(dir=directory):
             pass
     except OSError as error:
         reason = error.strerror or type(error).__name__
