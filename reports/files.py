@@ -91,7 +91,9 @@ def writable_folder(directory: Path, option: str) -> None:
     except OSError as error:
         reason = error.strerror or type(error).__name__
         where = f": {error.filename}" if error.filename and str(error.filename) != str(directory) else ""
-        raise FolderError(f"{option} {directory}: cannot write there ({reason}{where}); give a writable folder") from None
+        raise FolderError(
+            f"{option} {directory}: cannot write there ({reason}{where}); give a writable folder"
+        ) from None
 
 
 @dataclass

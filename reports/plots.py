@@ -60,12 +60,17 @@ def write_plots(data: ReportData, directory: Path) -> list[Path]:
                 errors = [(rows["rate"] - rows["ci_low"]).clip(lower=0), (rows["ci_high"] - rows["rate"]).clip(lower=0)]
                 axes.errorbar(rows["size"], rows["rate"], yerr=errors, marker="o", capsize=4, label=_plain(behaviour))
             else:
-                axes.errorbar(rows["size"], rows["loss"], yerr=rows["loss_ci"], marker="o", capsize=4, label=_plain(behaviour))
+                axes.errorbar(
+                    rows["size"], rows["loss"], yerr=rows["loss_ci"], marker="o", capsize=4, label=_plain(behaviour)
+                )
         axes.set_xscale("log")
         ticks = frame.drop_duplicates("size").sort_values("size")
         axes.set_xticks(
             ticks["size"],
-            [f"{_plain(model)}\n{human_count(int(size))}" for model, size in zip(ticks["model"], ticks["size"], strict=True)],
+            [
+                f"{_plain(model)}\n{human_count(int(size))}"
+                for model, size in zip(ticks["model"], ticks["size"], strict=True)
+            ],
         )
         axes.xaxis.set_minor_formatter(NullFormatter())
         axes.margins(x=0.15)

@@ -124,7 +124,9 @@ def render(table: pd.DataFrame, *, markdown: bool = False) -> str:
     headers = [table.index.name or "", *map(str, table.columns)]
     if not markdown:
         return tabulate(table, headers=headers, tablefmt="simple", disable_numparse=True)
-    rows = [[markdown_cell(index), *map(markdown_cell, row)] for index, row in zip(table.index, table.values, strict=True)]
+    rows = [
+        [markdown_cell(index), *map(markdown_cell, row)] for index, row in zip(table.index, table.values, strict=True)
+    ]
     return tabulate(
         rows, headers=[markdown_cell(header) for header in headers], tablefmt="github", disable_numparse=True
     )

@@ -115,7 +115,10 @@ class ShortContext(ScriptedBackend):
 
     def loglikelihoods(self, requests: Sequence[tuple[str, str]], *, progress: Any = None) -> list[float]:
         scores = super().loglikelihoods(requests, progress=progress)
-        return [TOO_LONG if len(context) > self.context_length else score for (context, _), score in zip(requests, scores)]
+        return [
+            TOO_LONG if len(context) > self.context_length else score
+            for (context, _), score in zip(requests, scores, strict=True)
+        ]
 
 
 def short_context(*, spec: Any, device: str, dtype: Any) -> ScriptedBackend:

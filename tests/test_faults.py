@@ -47,7 +47,9 @@ def test_a_report_folder_under_a_file_is_a_usage_error_before_any_model_loads(su
     (suite.path / "taken").write_text("a file, not a folder")
     outcome = suite.runpytest(*TWO, "--report-dir", "taken/report")
     assert outcome.ret == Exit.USAGE and scripted.LOADED == []
-    _one_line_error(outcome, "--report-dir */taken/report: cannot write there (Not a directory*); give a writable folder")
+    _one_line_error(
+        outcome, "--report-dir */taken/report: cannot write there (Not a directory*); give a writable folder"
+    )
 
 
 def test_a_report_that_cannot_be_written_is_exit_7_and_the_run_goes_on(
@@ -102,7 +104,15 @@ def test_a_model_that_cannot_load_errors_its_items_in_one_line_and_the_next_size
     weights.write_bytes(weights.read_bytes()[:1000])
     good = build_tiny_model("opt", tmp_path / "good")
     outcome = suite.runpytest(
-        "behaviours/", "--model-path", str(damaged), "--model-path", str(good), "--examples", "20", "--required-rate", "0"
+        "behaviours/",
+        "--model-path",
+        str(damaged),
+        "--model-path",
+        str(good),
+        "--examples",
+        "20",
+        "--required-rate",
+        "0",
     )
     outcome.assert_outcomes(passed=1, errors=1)
     assert outcome.ret == Exit.MODEL_FAILED
@@ -129,7 +139,10 @@ def test_a_model_that_fails_while_scoring_errors_its_items_not_the_behaviour(sui
     outcome.assert_outcomes(passed=1, errors=1)
     assert outcome.ret == Exit.MODEL_FAILED
     by_model = {row["model"]: row for row in results(suite)["results"]}
-    assert by_model["crashes"]["error"] == "crashes failed while scoring: RuntimeError: CUDA error: device-side assert triggered"
+    assert (
+        by_model["crashes"]["error"]
+        == "crashes failed while scoring: RuntimeError: CUDA error: device-side assert triggered"
+    )
     assert by_model["crashes"]["error_kind"] == "model" and by_model["obeys"]["status"] == "passed"
 
 
@@ -206,7 +219,9 @@ def test_a_test_body_that_raises_is_the_behaviours_error_not_the_models_failure(
     assert {row["error_kind"] for row in rows} == {"behaviour"} and rows[0]["error"].startswith("buggy on completes: ")
 
 
-def test_an_interrupted_run_keeps_the_finished_model_says_it_did_not_finish_and_saves_no_baseline(suite: pytest.Pytester) -> None:
+def test_an_interrupted_run_keeps_the_finished_model_says_it_did_not_finish_and_saves_no_baseline(
+    suite: pytest.Pytester,
+) -> None:
     suite.makepyprojecttoml(
         "[tool.scalecheck.families.stopped]\nsizes = [\n"
         '  {label = "obeys", python = "tests.scripted:obeys", params = 1},\n'
@@ -244,9 +259,11 @@ def test_pipes_in_labels_and_file_names_keep_every_markdown_table_whole(
     )
     data = suite.path / "data"
     data.mkdir()
-    (data / "x|y.csv").write_text('prompt,classes,answer_index\n"A, B, A, B, A,","[\' A\', \' B\']",0\n')
+    (data / "x|y.csv").write_text("prompt,classes,answer_index\n\"A, B, A, B, A,\",\"[' A', ' B']\",0\n")
     suite.makepyfile(
-        **{"behaviours/test_piped": 'from generators import prize_csv_behaviour\n\ntest_piped = prize_csv_behaviour("data/x|y.csv", metric="classification")\n'}
+        **{
+            "behaviours/test_piped": 'from generators import prize_csv_behaviour\n\ntest_piped = prize_csv_behaviour("data/x|y.csv", metric="classification")\n'
+        }
     )
     summary = suite.path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
@@ -264,7 +281,9 @@ def test_hostile_text_stays_well_formed_in_every_file(suite: pytest.Pytester) ->
     rows = [{"prompt": prompt, "classes": repr([' "yes"', " no,|"]), "answer_index": 0} for prompt in prompts]
     (suite.path / "hostile.csv").write_text(pd.DataFrame(rows).to_csv(index=False), encoding="utf-8")
     suite.makepyfile(
-        **{"behaviours/test_hostile": 'from generators import prize_csv_behaviour\n\ntest_hostile = prize_csv_behaviour("hostile.csv", metric="classification")\n'}
+        **{
+            "behaviours/test_hostile": 'from generators import prize_csv_behaviour\n\ntest_hostile = prize_csv_behaviour("hostile.csv", metric="classification")\n'
+        }
     )
     suite.makepyprojecttoml(
         '[tool.scalecheck.families.copying]\nsizes = [{label = "literal", python = "tests.scripted:literal"}]\n'
@@ -293,7 +312,15 @@ def test_merging_into_a_folder_another_run_holds_is_refused(
         suite.runpytest(*TWO, "--model-sizes", size, "--report-dir", f"run-{size}")
     held = hold_folder(suite.path / "merged", "--out")
     try:
-        code = main(["merge", str(suite.path / "run-obeys"), str(suite.path / "run-completes"), "--out", str(suite.path / "merged")])
+        code = main(
+            [
+                "merge",
+                str(suite.path / "run-obeys"),
+                str(suite.path / "run-completes"),
+                "--out",
+                str(suite.path / "merged"),
+            ]
+        )
     finally:
         held.release()
     assert code == 2 and "--out */merged is in use by another scalecheck run" in capsys.readouterr().err.replace(

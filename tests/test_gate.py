@@ -148,10 +148,14 @@ def test_saving_over_a_baseline_needs_the_overwrite_flag(gated: pytest.Pytester)
     outcome = gated.runpytest(*again, "--save-baseline", "rel")
     assert outcome.ret == pytest.ExitCode.USAGE_ERROR and saved.read_text() == before
     outcome.stderr.fnmatch_lines(
-        ["ERROR: --save-baseline rel: */baselines/rel already exists and gates may compare against it; pass "
-         "--overwrite-baseline to replace it, or choose another name"]  # fmt: skip
+        [
+            "ERROR: --save-baseline rel: */baselines/rel already exists and gates may compare against it; pass "
+            "--overwrite-baseline to replace it, or choose another name"
+        ]  # fmt: skip
     )
-    gated.runpytest(*again, "--save-baseline", "rel", "--overwrite-baseline").stdout.fnmatch_lines(["baseline saved: *rel"])
+    gated.runpytest(*again, "--save-baseline", "rel", "--overwrite-baseline").stdout.fnmatch_lines(
+        ["baseline saved: *rel"]
+    )
     assert saved.read_text() != before and "new@0.30" in saved.read_text()
     assert [path.name for path in (gated.path / "baselines").iterdir()] == ["rel"]
 

@@ -66,7 +66,9 @@ def test_a_folder_is_replaced_whole_and_only_when_asked(tmp_path: Path) -> None:
 
 def test_a_report_folder_is_held_by_one_run_at_a_time(tmp_path: Path) -> None:
     first = hold_folder(tmp_path / "report", "--report-dir")
-    with pytest.raises(FolderError, match=rf"--report-dir {tmp_path}/report is in use by another scalecheck run \(pid {os.getpid()}\)"):
+    with pytest.raises(
+        FolderError, match=rf"--report-dir {tmp_path}/report is in use by another scalecheck run \(pid {os.getpid()}\)"
+    ):
         hold_folder(tmp_path / "report", "--report-dir")
     first.release()
     hold_folder(tmp_path / "report", "--report-dir").release()

@@ -419,7 +419,9 @@ def test_an_input_longer_than_the_context_is_not_scored_and_the_rest_are_exact(t
     backend = HFBackend(model, tokenizer, label=kind)
     assert backend.context_length == MAX_POSITIONS
     fits, too_long = "A, B, " * 40, "A, B, " * 200
-    assert len(backend.tokenize_request(too_long, " A")[0]) > MAX_POSITIONS >= len(backend.tokenize_request(fits, " A")[0])
+    assert (
+        len(backend.tokenize_request(too_long, " A")[0]) > MAX_POSITIONS >= len(backend.tokenize_request(fits, " A")[0])
+    )
     scores = backend.loglikelihoods([(too_long, " A"), (fits, " A"), (too_long, " B")])
     assert scores[0] == scores[2] == TOO_LONG
     assert scores[1] == pytest.approx(naive_loglikelihood(model, tokenizer, fits, " A"), abs=TOLERANCE, rel=0)
