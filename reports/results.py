@@ -246,4 +246,3 @@ class ReportData:
             audit=document.get("audit", {}),
             verdicts=document.get("verdicts", {}),
         )
-

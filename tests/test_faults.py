@@ -84,7 +84,8 @@ def test_prompts_longer_than_the_context_are_not_scored_and_counted_apart(suite:
     assert row["too_long"] == len(too_long) > 0 and row["n"] == row["passed"] == len(frame) - len(too_long)
     assert too_long["prompt"].str.len().min() > scripted.SHORT_CONTEXT_CHARACTERS
     assert too_long["passed"].isna().all() and too_long["logprobs"].isna().all()
-    assert (too_long["message"] == "the prompt is longer than short's context of 170 tokens: not scored").all()
+    assert (too_long["reason"] == "the prompt is longer than short's context of 170 tokens: not scored").all()
+    assert (too_long["metric"] == "not scored").all() and not frame.loc[~frame["too_long"], "passed"].isna().any()
     note = (
         f"repetition_suppression on short: {row['too_long']} examples longer than the model's context were not "
         "scored (too long: neither passed nor failed, not in n; see examples.csv)"
@@ -211,8 +212,8 @@ def test_a_test_body_that_raises_is_the_behaviours_error_not_the_models_failure(
     outcome.stdout.fnmatch_lines(
         [
             "*ERROR at call of test_buggy*",
-            "buggy on completes: the behaviour cannot be run as written (TypeError: unsupported operand type(s) "
-            "for +: 'float' and 'str'* at behaviours/test_buggy.py:5); this is bad data *",
+            "buggy on completes: the behaviour cannot be run as written (the behaviour raised on case=*: TypeError: "
+            "unsupported operand type(s) for +: 'float' and 'str' at behaviours/test_buggy.py:5); this is bad data *",
         ]
     )
     rows = results(suite)["results"]

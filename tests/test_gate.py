@@ -129,7 +129,6 @@ def test_paired_comparison_uses_only_shared_cases() -> None:
     assert comparison.verdict == "no change" and comparison.p_value == 0.75  # one-sided: one lost and one gained case
 
 
-
 @pytest.mark.parametrize("name", ["../../x", "/tmp/abs", "a/b", "..", "a..b", ".hidden"])
 def test_a_baseline_name_is_a_plain_name(suite: pytest.Pytester, name: str) -> None:
     for option in ("--save-baseline", "--compare"):
