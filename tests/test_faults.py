@@ -4,7 +4,6 @@ the earliest point it can be known, an exit code that tells CI which, and a repo
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -245,7 +244,7 @@ def test_an_interrupted_run_keeps_the_finished_model_says_it_did_not_finish_and_
 
 
 def test_a_completed_run_says_so(suite: pytest.Pytester) -> None:
-    suite.runpytest(*TWO)
+    suite.runpytest("behaviours/", "--model-family", "scripted", "--model-sizes", "obeys", "--examples", "5")
     run = results(suite)["run"]
     assert run["stop_reason"] == "completed" and run["finished"]
 
@@ -304,37 +303,26 @@ def test_a_test_suite_run_without_behaviours_creates_no_report_folder(suite: pyt
     assert not (suite.path / "scalecheck-report").exists()
 
 
-def test_merging_into_a_folder_another_run_holds_is_refused(
-    suite: pytest.Pytester, capsys: pytest.CaptureFixture
-) -> None:
+def test_merging_into_a_folder_another_run_holds_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     from reports.__main__ import main
+    from reports.results import SUMMARY_COLUMNS, ReportData
 
-    for size in ("obeys", "completes"):
-        suite.runpytest(*TWO, "--model-sizes", size, "--report-dir", f"run-{size}")
-    held = hold_folder(suite.path / "merged", "--out")
+    for run in ("run-a", "run-b"):
+        empty = ReportData(run={}, models=[], summary=pd.DataFrame(columns=SUMMARY_COLUMNS), examples=pd.DataFrame())
+        empty.write(tmp_path / run)
+    held = hold_folder(tmp_path / "merged", "--out")
     try:
-        code = main(
-            [
-                "merge",
-                str(suite.path / "run-obeys"),
-                str(suite.path / "run-completes"),
-                "--out",
-                str(suite.path / "merged"),
-            ]
-        )
+        code = main(["merge", str(tmp_path / "run-a"), str(tmp_path / "run-b"), "--out", str(tmp_path / "merged")])
     finally:
         held.release()
-    assert code == 2 and "--out */merged is in use by another scalecheck run" in capsys.readouterr().err.replace(
-        str(suite.path), "*"
-    )
-    assert not (suite.path / "merged" / "results.json").exists()
+    assert code == Exit.BROKEN
+    assert f"--out {tmp_path}/merged is in use by another scalecheck run (pid " in capsys.readouterr().err
+    assert [path.name for path in (tmp_path / "merged").iterdir()] == [".scalecheck.lock"]
 
 
-def test_merging_a_folder_without_results_names_it(suite: pytest.Pytester, capsys: pytest.CaptureFixture) -> None:
+def test_merging_a_folder_without_results_names_it(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     from reports.__main__ import main
 
-    suite.runpytest(*TWO, "--report-dir", "run-a")
-    (suite.path / "empty").mkdir()
-    assert main(["merge", str(suite.path / "run-a"), str(suite.path / "empty"), "--out", str(suite.path / "m")]) == 2
+    (tmp_path / "empty").mkdir()
+    assert main(["merge", str(tmp_path / "empty"), str(tmp_path / "empty"), "--out", str(tmp_path / "m")]) == 2
     assert "empty: no results.json (is it a scalecheck report folder?)" in capsys.readouterr().err
-    shutil.rmtree(suite.path / "run-a")
