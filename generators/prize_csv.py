@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import csv
+import io
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -63,6 +64,8 @@ def _classes(where: str, text: str, *, pairs_only: bool) -> tuple[str, ...]:
         raise PrizeCsvError(f'{where}: classes {text!r} is not a Python list of strings; write it like [" yes", " no"]')
     if len(value) < 2 or len(set(value)) != len(value):
         raise PrizeCsvError(f"{where}: classes {text!r} needs at least two different classes")
+    if not all(value):
+        raise PrizeCsvError(f"{where}: classes {text!r} has an empty class, which a model cannot be asked to score")
     if pairs_only and len(value) != 2:
         raise PrizeCsvError(f"{where}: classes {text!r} has {len(value)} classes; logodds metrics compare exactly two")
     return tuple(value)
@@ -112,13 +115,25 @@ def _row(
     )
 
 
+def _utf8_text(path: str | Path, raw: bytes) -> str:
+    """The file's text (a UTF-8 byte-order mark dropped); a byte that is not UTF-8 is named by line and offset."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        byte = raw[error.start : error.start + 1].hex()
+        raise PrizeCsvError(
+            f"prize CSV {path}, line {line} (byte {error.start}): 0x{byte} is not UTF-8; save the file as UTF-8"
+        ) from None
+
+
 def load_prize_csv(path: str | Path, *, metric: Metric) -> tuple[PrizeRow, ...]:
     """Every row of a prize CSV, checked; raises ``PrizeCsvError`` at the first row that breaks the format."""
     require_choice("load_prize_csv", "metric", metric, METRICS)
     source = Path(path)
     if not source.is_file():
         raise PrizeCsvError(f"prize CSV {path}: no such file; give a path relative to where pytest runs, or absolute")
-    with source.open(encoding="utf-8-sig", newline="") as handle:
+    with io.StringIO(_utf8_text(path, source.read_bytes()), newline="") as handle:
         reader = csv.DictReader(handle)
         missing = [column for column in COLUMNS[metric] if column not in (reader.fieldnames or [])]
         if missing:

@@ -35,6 +35,11 @@ class SessionModels:
 SESSION_MODELS = pytest.StashKey[SessionModels]()
 
 
+class ModelFailed(pytest.fail.Exception):
+    """A model that could not be loaded (the ``lm`` fixture) or failed while scoring, in one line: the items of
+    that model error, with the cause in results.json, and the run goes on to the next size."""
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("scalecheck models", "scalecheck: which models to check")
     group.addoption("--model-family", default=None, help="family to run (default: offline, the two packaged models)")
@@ -52,6 +57,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="neither read nor write the persistent score cache ($SCALECHECK_CACHE/scores.sqlite)",
     )
+    group.addoption(
+        "--trust-remote-code",
+        action="store_true",
+        help="let checkpoints whose config has an auto_map run their own Python code (only checkpoints you trust)",
+    )
+    group.addoption(
+        "--allow-pickle",
+        action="store_true",
+        help="load pickle weights (pytorch_model.bin) of checkpoints without safetensors (unpickling can run code)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -63,6 +78,8 @@ def pytest_configure(config: pytest.Config) -> None:
             dtype=resolve_dtype(config.getoption("dtype"), device),
             batch_size=config.getoption("batch_size"),
             score_cache=not config.getoption("no_score_cache"),
+            trust_remote_code=config.getoption("trust_remote_code"),
+            allow_pickle=config.getoption("allow_pickle"),
         )
         if options.batch_size < 1:
             raise ValueError(f"--batch-size must be at least 1, got {options.batch_size}")
@@ -149,7 +166,8 @@ def lm(request: pytest.FixtureRequest) -> Iterator[ModelUnderTest]:
     except (LoadError, PackageNotInstalledError) as error:
         failure = str(error)
     if failure is not None:  # outside the except block: one line, not the chain of library exceptions
-        pytest.fail(failure, pytrace=False)
+        session.loads[spec.label] = {"load_error": failure}
+        raise ModelFailed(failure, pytrace=False)
     session.loads[spec.label] = facts
     started = time.perf_counter()
     yield model

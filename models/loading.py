@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import importlib
+import pickle
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
 from models.device import device_map_for
+from models.packaged import PackageNotInstalledError
 from models.registry import ModelSpec, human_count
 from models.score_cache import open_store
-from models.under_test import Backend, ModelUnderTest
+from models.under_test import Backend, ModelUnderTest, first_line
 
 Notify = Callable[[str], None]
+
+
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 
 
 class LoadError(RuntimeError):
@@ -28,6 +34,10 @@ class LoadOptions:
     batch_size: int = 16
     score_cache: bool = False
     """Read and write the persistent score cache (models/score_cache.py); the pytest options turn it on."""
+    trust_remote_code: bool = False
+    """Let a checkpoint run its own Python code (an ``auto_map`` in its config): only for checkpoints you trust."""
+    allow_pickle: bool = False
+    """Load pickle weights (``pytorch_model.bin``) of a checkpoint without safetensors: unpickling can run code."""
 
 
 def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
@@ -55,27 +65,94 @@ def _factory(ref: str) -> Callable[..., Backend]:
         raise LoadError(f"python source {ref!r}: {error}") from error
 
 
+def _custom_code(where: str, revision: str | None) -> str | None:
+    """The code a checkpoint's configs ask transformers to import from the checkpoint itself (``auto_map``)."""
+    from transformers import PretrainedConfig
+    from transformers.models.auto.tokenization_auto import get_tokenizer_config
+
+    configs = {
+        "config.json": PretrainedConfig.get_config_dict(where, revision=revision)[0],
+        "tokenizer_config.json": get_tokenizer_config(where, revision=revision),
+    }
+    for name, config in configs.items():
+        auto_map = config.get("auto_map")
+        if auto_map:
+            named = ", ".join(sorted(map(str, auto_map.values() if isinstance(auto_map, dict) else auto_map)))
+            return f"its {name} has an auto_map ({named})"
+    return None
+
+
+def _pickle_only(where: str) -> list[str]:
+    """The pickle weight files of a local checkpoint that has no safetensors (empty if it has, or is on the hub)."""
+    folder = Path(where)
+    if not folder.is_dir():
+        return []
+    names = sorted(path.name for path in folder.iterdir())
+    if any(name.endswith(".safetensors") for name in names):
+        return []
+    return [name for name in names if name.endswith(PICKLE_SUFFIXES)]
+
+
+def _check_inert(spec: ModelSpec, where: str, options: LoadOptions) -> None:
+    """Refuse, before transformers sees it, a checkpoint that would run its own code unless the user allowed it."""
+    if not options.trust_remote_code:
+        custom = _custom_code(where, spec.revision)
+        if custom is not None:
+            raise LoadError(
+                f"{spec.describe()}: {custom}, code that would run on this machine; scalecheck does not run a "
+                "checkpoint's code unless you pass --trust-remote-code (only for a checkpoint you trust)"
+            )
+    pickles = _pickle_only(where) if not options.allow_pickle else []
+    if pickles:
+        raise LoadError(
+            f"{spec.describe()}: only pickle weights ({', '.join(pickles)}), which can run code when loaded; convert "
+            "them to safetensors (save_pretrained(..., safe_serialization=True)) or pass --allow-pickle if you trust "
+            "the checkpoint"
+        )
+
+
 def _from_pretrained(spec: ModelSpec, where: str, options: LoadOptions) -> Backend:
+    """Never waits on stdin (``trust_remote_code`` is always passed, so transformers never asks) and loads only
+    safetensors unless ``allow_pickle``."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from models.scoring import HFBackend
 
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(where, revision=spec.revision)
-        model = AutoModelForCausalLM.from_pretrained(
-            where, revision=spec.revision, dtype=options.dtype, device_map=device_map_for(options.device)
-        )
-    except OSError as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        remedy = (
-            "without hub access run the offline family (pytest behaviours/) or pass --model-path DIR"
-            if spec.source == "hub"
-            else "check the directory holds a checkpoint saved with save_pretrained"
-        )
-        raise LoadError(f"could not load {spec.describe()}: {first_line} ({remedy})") from error
+    _check_inert(spec, where, options)
+    trust = options.trust_remote_code
+    tokenizer = AutoTokenizer.from_pretrained(where, revision=spec.revision, trust_remote_code=trust)
+    model = AutoModelForCausalLM.from_pretrained(
+        where,
+        revision=spec.revision,
+        dtype=options.dtype,
+        device_map=device_map_for(options.device),
+        trust_remote_code=trust,
+        use_safetensors=None if options.allow_pickle else True,
+    )
     model.eval()
     fingerprint = _fingerprint(model, tokenizer, where) if options.score_cache else None
     return HFBackend(model, tokenizer, label=spec.label, batch_size=options.batch_size, fingerprint=fingerprint)
+
+
+def _load_failure(spec: ModelSpec, error: Exception) -> str:
+    """One line for a load failure: what failed and what to do, by where the model comes from and what went wrong."""
+    text = str(error)
+    if isinstance(error, pickle.UnpicklingError):  # torch's own text suggests weights_only=False: never that
+        return (
+            f"could not load {spec.describe()}: its pickle weights hold objects other than tensors, which would run "
+            "code when unpickled, so they were refused (convert the checkpoint to safetensors where you trust it)"
+        )
+    if "safetensors" in text and isinstance(error, OSError):
+        remedy = "the checkpoint has no safetensors weights; pass --allow-pickle if you trust its pickle files"
+    elif type(error).__name__ == "SafetensorError":
+        remedy = "a weights file is truncated or damaged; re-save or re-download the checkpoint"
+    elif spec.source == "hub" and isinstance(error, OSError):
+        remedy = "without hub access run the offline family (pytest behaviours/) or pass --model-path DIR"
+    elif spec.source == "python":
+        remedy = f"fix the factory {spec.ref} or leave this size out with --model-sizes"
+    else:
+        remedy = "check the directory holds a complete checkpoint saved with save_pretrained"
+    return f"could not load {spec.describe()}: {first_line(error)} ({remedy})"
 
 
 def _fingerprint(model: torch.nn.Module, tokenizer: object, where: str) -> str | None:
@@ -87,18 +164,26 @@ def _fingerprint(model: torch.nn.Module, tokenizer: object, where: str) -> str |
     return None if identity is None else model_fingerprint(model, tokenizer, identity, scorer_version=SCORER_VERSION)
 
 
+def _backend(spec: ModelSpec, options: LoadOptions, notify: Notify) -> Backend:
+    if spec.source == "python":
+        return _factory(spec.ref)(spec=spec, device=options.device, dtype=options.dtype)
+    if spec.source == "packaged":
+        from models.packaged import packaged_model_dir
+
+        return _from_pretrained(spec, str(packaged_model_dir(spec.ref, notify=notify)), options)
+    return _from_pretrained(spec, spec.ref, options)
+
+
 def load_model(spec: ModelSpec, options: LoadOptions, notify: Notify) -> tuple[ModelUnderTest, dict[str, object]]:
     """The loaded model and facts about the load (seconds, parameter counts) for the report."""
     started = time.perf_counter()
     notify(f"loading {spec.describe()} on {options.device} as {str(options.dtype).removeprefix('torch.')} ...")
-    if spec.source == "python":
-        backend = _factory(spec.ref)(spec=spec, device=options.device, dtype=options.dtype)
-    elif spec.source == "packaged":
-        from models.packaged import packaged_model_dir
-
-        backend = _from_pretrained(spec, str(packaged_model_dir(spec.ref, notify=notify)), options)
-    else:
-        backend = _from_pretrained(spec, spec.ref, options)
+    try:
+        backend = _backend(spec, options, notify)
+    except (LoadError, PackageNotInstalledError):
+        raise
+    except Exception as error:  # a library's failure, however deep: one line, and the remedy
+        raise LoadError(_load_failure(spec, error)) from error
     facts: dict[str, object] = {"load_seconds": round(time.perf_counter() - started, 2)}
     model = getattr(backend, "model", None)
     if isinstance(model, torch.nn.Module):

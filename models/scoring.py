@@ -24,13 +24,14 @@ from models.device import free_memory
 from models.prefix_packing import Pack, ancestor_mask, pack_prefixes
 from models.tokens import RequestEncoder
 from models.tree_attention import installed, tree_layout
+from models.under_test import TOO_LONG
 
 Request = tuple[str, str]
 Tokens = tuple[int, ...]
 Scores = list[tuple[int, float]]
 """(request index, log-likelihood) pairs, as one forward pass finishes them."""
 
-SCORER_VERSION = 2
+SCORER_VERSION = 3
 """Bump whenever a change here can change a score: persistent score caches are keyed by it."""
 
 PACK_TOKENS = 256
@@ -43,7 +44,22 @@ PACKABLE_ATTENTION = ("sdpa", "eager")
 
 _PROBE_TOLERANCE = 1e-4
 
+_NO_LIMIT = 10**9
+"""transformers sets ``model_max_length`` to 1e30 when a tokenizer states no limit."""
+
 _OutOfMemoryError: type[Exception] = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
+
+
+def context_length(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> int | None:
+    """The most tokens the model reads at once: its position table (``max_position_embeddings``, GPT-2's
+    ``n_positions``), else the tokenizer's ``model_max_length`` unless that is transformers' "no limit" sentinel."""
+    config = getattr(model, "config", None)
+    text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
+    positions = getattr(text_config, "max_position_embeddings", None)
+    if isinstance(positions, int) and positions > 0:
+        return positions
+    stated = getattr(tokenizer, "model_max_length", None)
+    return stated if isinstance(stated, int) and 0 < stated < _NO_LIMIT else None
 
 
 def left_padded(rows: Sequence[Tokens], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -104,6 +120,8 @@ class HFBackend:
         self.share_prefixes = share_prefixes
         self.onednn = onednn
         self.fingerprint = fingerprint
+        self.context_length = context_length(model, tokenizer)
+        """Inputs longer than this many tokens are not scored (``TOO_LONG``): the model never saw such positions."""
         self.packing_checked: bool | None = None
         """None until the first scoring call checks the prefix-tree layout against padded batches on this model."""
         self._encoder = RequestEncoder(tokenizer)
@@ -122,13 +140,22 @@ class HFBackend:
     def loglikelihoods(
         self, requests: Sequence[Request], *, progress: Callable[[int], None] | None = None
     ) -> list[float]:
-        """Sum of log-probs of each continuation's tokens given its context, in request order.
+        """Sum of log-probs of each continuation's tokens given its context, in request order; ``TOO_LONG`` for a
+        request whose input is longer than the model's context (lm-eval would cut its start off silently).
         progress(k) is called with the number of requests finished after each forward pass."""
         if self.model is None:
             raise RuntimeError(f"{self!r} is closed")
         targets, sharing = self._group(requests)
         results = [0.0] * len(requests)
-        finished = 0
+        limit = self.context_length
+        too_long = {key: indices for key, indices in sharing.items() if limit is not None and len(key) > limit}
+        for key, indices in too_long.items():
+            del sharing[key]
+            for index in indices:
+                results[index] = TOO_LONG
+        finished = sum(len(indices) for indices in too_long.values())
+        if progress is not None and finished:
+            progress(finished)
         # An input longer than a pack would be a pack of its own: no sharing, and attention along its path costs
         # more than a padded batch's (measured: 800-token hindsight-neglect prompts score ~5x slower packed).
         short = {key: indices for key, indices in sharing.items() if len(key) <= self.pack_tokens}

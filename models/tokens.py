@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from transformers import PreTrainedTokenizerBase
 
+from models.under_test import request_problem
+
 
 def added_prefix(tokenizer: PreTrainedTokenizerBase) -> list[int]:
     """The ids the tokenizer's default encoding puts before the text (OPT ``</s>``, Gemma ``<bos>``, GPT-2 none).
@@ -43,8 +45,9 @@ class RequestEncoder:
         return list(self.tokenizer(text, add_special_tokens=False).input_ids)
 
     def __call__(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
-        if not continuation:
-            raise ValueError(f"empty continuation for context ending {context[-40:]!r}: there is nothing to score")
+        problem = request_problem((context, continuation))
+        if problem is not None:
+            raise ValueError(problem)
         context, continuation = split_trailing_whitespace(context, continuation)
         whole = self.encode(context + continuation)
         context_ids = self.encode(context)

@@ -14,13 +14,18 @@ from models.score_cache import ScoreStore
 
 Request = tuple[str, str]
 
+TOO_LONG = math.inf
+"""What a backend returns for a request longer than the model's context: it was not scored. No log-probability
+is positive, so this cannot be mistaken for a score (NaN could be a model's numeric failure)."""
+
 STORE_EVERY = 1024
 """With a persistent store, requests are scored and stored this many at a time, so a killed run loses at most one
 chunk. They are sorted first: prompts that share a prefix stay in one chunk, where the scorer shares it."""
 
 
 class Backend(Protocol):
-    """Anything that returns the log-likelihood of continuations given contexts, many at a time."""
+    """Anything that returns the log-likelihood of continuations given contexts, many at a time, and
+    ``TOO_LONG`` for a request that does not fit the model's context (optionally ``context_length``, in tokens)."""
 
     label: str
 
@@ -29,6 +34,30 @@ class Backend(Protocol):
     ) -> list[float]: ...
 
     def close(self) -> None: ...
+
+
+def first_line(error: BaseException) -> str:
+    """``Type: first line of its message``: what a one-line report keeps of a library's exception."""
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0]}" if text else type(error).__name__
+
+
+class ScoringFailed(RuntimeError):
+    """The model (its backend) raised while scoring: the model's fault, not the behaviour's, in one line."""
+
+
+class PromptTooLong(Exception):
+    """An example whose prompt does not fit the model's context: not scored, so neither a pass nor a fail."""
+
+
+def request_problem(request: object) -> str | None:
+    """Why a request cannot be scored by any model (None if it can): text in, text out, something to score."""
+    if not (isinstance(request, tuple) and len(request) == 2 and all(isinstance(part, str) for part in request)):
+        return f"a request must be a (context, continuation) pair of strings, got {request!r}"
+    context, continuation = request
+    if not continuation:
+        return f"empty continuation after the context ending {context[-40:]!r}: there is nothing to score"
+    return None
 
 
 @dataclass(frozen=True)
@@ -110,7 +139,12 @@ class ModelUnderTest:
             self._recorded.extend(requests)
             return [0.0] * len(requests)
         self.prefetch(requests)
-        return [self._cache[request] for request in requests]
+        values = [self._cache[request] for request in requests]
+        if TOO_LONG in values:
+            limit = getattr(self.backend, "context_length", None)
+            size = f" of {limit} tokens" if limit else ""
+            raise PromptTooLong(f"the prompt is longer than {self.label}'s context{size}: not scored")
+        return values
 
     def prefetch(self, requests: Sequence[Request], *, progress: Callable[[int], None] | None = None) -> int:
         """Score every request not yet cached in one batched call; returns how many the model scored.
@@ -122,9 +156,15 @@ class ModelUnderTest:
             missing = [request for request in missing if request not in stored]
             self._score_in_chunks(sorted(missing), len(stored), progress)
         elif missing:
-            values = self.backend.loglikelihoods(missing, progress=progress)
+            values = self._backend_scores(missing, progress)
             self._cache.update(zip(missing, values, strict=True))
         return len(missing)
+
+    def _backend_scores(self, requests: Sequence[Request], progress: Callable[[int], None] | None) -> list[float]:
+        try:
+            return self.backend.loglikelihoods(requests, progress=progress)
+        except Exception as error:
+            raise ScoringFailed(f"{self.label} failed while scoring: {first_line(error)}") from error
 
     def _score_in_chunks(self, missing: list[Request], done: int, progress: Callable[[int], None] | None) -> None:
         assert self.store is not None
@@ -133,7 +173,7 @@ class ModelUnderTest:
         for start in range(0, len(missing), STORE_EVERY):
             chunk = missing[start : start + STORE_EVERY]
             shifted = None if progress is None else functools.partial(_shifted, progress, done + start)
-            values = self.backend.loglikelihoods(chunk, progress=shifted)
+            values = self._backend_scores(chunk, shifted)
             scores = list(zip(chunk, values, strict=True))
             self._cache.update(scores)
             self.store.put_many(scores)

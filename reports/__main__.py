@@ -1,4 +1,7 @@
-"""``python -m reports merge DIR DIR ... --out DIR``: one report from separate runs, without re-scoring."""
+"""``python -m reports merge DIR DIR ... --out DIR``: one report from separate runs, without re-scoring.
+
+Exits 0 when merged, 2 when the runs cannot be merged honestly (or ``--out`` is not writable or in use by another
+run), 7 when the merged report could not be written."""
 
 from __future__ import annotations
 
@@ -6,6 +9,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from models.under_test import first_line
+from reports.exitcodes import Exit
+from reports.files import FolderError, hold_folder
 from reports.merge import MergeConflict, merge_folders
 from reports.render import write_views
 from reports.table import rate_table, render
@@ -21,11 +27,18 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     try:
         data = merge_folders(arguments.folders)
-    except (MergeConflict, FileNotFoundError) as error:
+        held = hold_folder(arguments.out, "--out")
+    except (MergeConflict, FileNotFoundError, FolderError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
-    data.write(arguments.out)
-    write_views(data, arguments.out, breakdowns=arguments.breakdown)
+        return Exit.BROKEN
+    try:
+        data.write(arguments.out)
+        write_views(data, arguments.out, breakdowns=arguments.breakdown)
+    except OSError as error:
+        print(f"error: the merged report could not be written to {arguments.out}: {first_line(error)}", file=sys.stderr)
+        return Exit.REPORT_NOT_WRITTEN
+    finally:
+        held.release()
     print(render(rate_table(data)))
     print(f"merged {len(arguments.folders)} runs into {arguments.out}")
     return 0

@@ -10,6 +10,7 @@ not red forever: only a significant drop larger than the tolerance is a regressi
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,8 @@ from pathlib import Path
 import pandas as pd
 
 from generators.case import Case
-from reports.results import ReportData, write_atomically
+from reports.files import atomic_folder, write_atomically
+from reports.results import ReportData, judged
 from reports.stats import mcnemar_one_sided
 
 OUTCOMES_CSV = "outcomes.csv"
@@ -25,10 +27,23 @@ SUMMARY_JSON = "summary.json"
 PINNED_JSONL = "pinned.jsonl"
 FAILING_VERDICTS = ("regression", "mismatched cases")
 MIN_SHARED = 0.5
+PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+SETTINGS = ("family", "scale", "device", "dtype", "seed", "examples_per_behaviour", "command", "commit", "versions")
+"""What a baseline records of the run that saved it, so a comparison can be made with the same settings."""
 
 
 class BaselineError(ValueError):
     """A baseline that cannot be read or a comparison that cannot be made; the message names the remedy."""
+
+
+def check_name(name: str, option: str) -> str:
+    """A baseline name is a plain folder name under the baseline folder: never a path out of it."""
+    if not PLAIN_NAME.fullmatch(name) or ".." in name:
+        raise BaselineError(
+            f"{option} {name!r}: a baseline name is a plain name of letters, digits, '.', '-' and '_' (no path "
+            "separators, no '..'); use --baseline-dir to choose where baselines live"
+        )
+    return name
 
 
 @dataclass(frozen=True)
@@ -61,7 +76,7 @@ class Baseline:
 
     @classmethod
     def load(cls, root: Path, name: str) -> Baseline:
-        folder = root / name
+        folder = root / check_name(name, "--compare")
         if not (folder / OUTCOMES_CSV).is_file():
             saved = sorted(path.name for path in root.iterdir() if path.is_dir()) if root.is_dir() else []
             raise BaselineError(
@@ -84,28 +99,44 @@ class Baseline:
         return [pin for pin in self.pinned if pin.behaviour == behaviour and pin.model == model]
 
 
-def save_baseline(root: Path, name: str, data: ReportData, pinned: Iterable[PinnedCase]) -> Path:
-    folder = root / name
-    folder.mkdir(parents=True, exist_ok=True)
+def save_baseline(
+    root: Path, name: str, data: ReportData, pinned: Iterable[PinnedCase], *, overwrite: bool = False
+) -> Path:
+    """Write the baseline folder whole or not at all; an existing baseline is replaced only with ``overwrite``."""
+    folder = root / check_name(name, "--save-baseline")
+    root.mkdir(parents=True, exist_ok=True)
     outcomes = (
-        data.examples[["behaviour", "model", "case_id", "passed"]].copy()
+        judged(data.examples)[["behaviour", "model", "case_id", "passed"]].copy()
         if not data.examples.empty
         else pd.DataFrame(columns=["behaviour", "model", "case_id", "passed"])
     )
     outcomes["passed"] = outcomes["passed"].astype(int)
-    write_atomically(folder / OUTCOMES_CSV, outcomes.sort_values(["behaviour", "model", "case_id"]).to_csv(index=False))
     summary = {
-        "run": {
-            key: data.run.get(key)
-            for key in ("family", "seed", "examples_per_behaviour", "commit", "started", "versions")
-        },
+        "run": {key: data.run.get(key) for key in ("started", "finished", "stop_reason")},
+        "settings": {key: data.run.get(key) for key in SETTINGS},
         "models": data.models,
-        "rates": data.summary[["behaviour", "model", "n", "passed", "rate"]].to_dict(orient="records"),
+        "rates": data.summary[["behaviour", "model", "n", "passed", "rate", "examples", "required_rate"]].to_dict(
+            orient="records"
+        ),
     }
-    write_atomically(folder / SUMMARY_JSON, json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n")
     lines = sorted(pin.to_json() for pin in pinned)
-    write_atomically(folder / PINNED_JSONL, "".join(line + "\n" for line in lines))
+    try:
+        with atomic_folder(folder, replace=overwrite) as staging:
+            write_atomically(
+                staging / OUTCOMES_CSV, outcomes.sort_values(["behaviour", "model", "case_id"]).to_csv(index=False)
+            )
+            write_atomically(staging / SUMMARY_JSON, json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n")
+            write_atomically(staging / PINNED_JSONL, "".join(line + "\n" for line in lines))
+    except FileExistsError:
+        raise BaselineError(f"{overwrite_refusal(folder)} (saved by another run meanwhile?)") from None
     return folder
+
+
+def overwrite_refusal(folder: Path) -> str:
+    return (
+        f"--save-baseline {folder.name}: {folder} already exists and gates may compare against it; pass "
+        "--overwrite-baseline to replace it, or choose another name"
+    )
 
 
 def parse_compare(value: str) -> tuple[str, dict[str, str] | str | None]:

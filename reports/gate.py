@@ -16,10 +16,13 @@ from reports.baseline import (
     Baseline,
     BaselineError,
     PinnedCase,
+    check_name,
     compare_outcomes,
+    overwrite_refusal,
     parse_compare,
     save_baseline,
 )
+from reports.files import FolderError, writable_folder
 from reports.results import BehaviourResult, ReportData
 from runner.shrinking import replay
 
@@ -27,7 +30,12 @@ from runner.shrinking import replay
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("scalecheck baseline", "scalecheck: saved baselines and the regression gate")
     group.addoption("--baseline-dir", default="baselines", help="folder of saved baselines (default: baselines)")
-    group.addoption("--save-baseline", metavar="NAME", default=None, help="save this run as baseline NAME")
+    group.addoption(
+        "--save-baseline", metavar="NAME", default=None, help="save this run as baseline NAME (a plain name)"
+    )
+    group.addoption(
+        "--overwrite-baseline", action="store_true", help="let --save-baseline replace an existing baseline NAME"
+    )
     group.addoption(
         "--compare",
         metavar="NAME[:MAP]",
@@ -80,7 +88,7 @@ class RegressionGate:
         if before.empty:
             result.baseline_verdict = f"not in baseline {self.baseline.name}:{base_model}"
             return None
-        now = pd.Series({record.key: record.passed for record in result.run.records}, dtype=bool)
+        now = pd.Series({record.key: record.passed for record in result.run.judged}, dtype=bool)
         comparison = compare_outcomes(
             now, before, name=self.baseline.name, baseline_model=base_model, alpha=self.alpha, tolerance=self.tolerance
         )
@@ -88,7 +96,7 @@ class RegressionGate:
         pins = self.baseline.pinned_for(result.behaviour, base_model)
         if pins:
             replays = [replay(test, fixtures, model, pin.cases) for pin in pins]
-            still = sum(record is not None and not record.passed for record in replays)
+            still = sum(record is not None and record.failed for record in replays)
             result.pinned = f"{still} of {len(pins)} pinned failing cases still fail"
         if comparison.verdict not in FAILING_VERDICTS:
             return None
@@ -105,6 +113,20 @@ class RegressionGate:
         return "\n".join(lines)
 
 
+def check_save(config: pytest.Config, root: Path) -> None:
+    """Before any model loads: a plain name, a writable baseline folder, and no silent replacement of a baseline."""
+    name = config.getoption("save_baseline")
+    if name is None:
+        return
+    try:
+        folder = root / check_name(name, "--save-baseline")
+        writable_folder(root, "--baseline-dir")
+    except (BaselineError, FolderError) as error:
+        raise pytest.UsageError(str(error)) from None
+    if folder.exists() and not config.getoption("overwrite_baseline"):
+        raise pytest.UsageError(overwrite_refusal(folder))
+
+
 def save(config: pytest.Config, root: Path, data: ReportData, results: list[BehaviourResult]) -> Path | None:
     name = config.getoption("save_baseline")
     if name is None:
@@ -112,4 +134,4 @@ def save(config: pytest.Config, root: Path, data: ReportData, results: list[Beha
     pins = [
         PinnedCase(result.behaviour, result.model, result.minimal_cases) for result in results if result.minimal_cases
     ]
-    return save_baseline(root, name, data, pins)
+    return save_baseline(root, name, data, pins, overwrite=config.getoption("overwrite_baseline"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Sequence
 
 import pandas as pd
@@ -9,7 +11,13 @@ import pandas as pd
 from models.registry import human_count
 from reports.results import ReportData
 from reports.stats import TREND_RULE
-from reports.table import audit_failures, audit_table, breakdown_table, rate_table, render
+from reports.table import audit_failures, audit_table, breakdown_table, footnotes, rate_table, render
+
+
+def fenced(text: str) -> list[str]:
+    """A code block that ``text`` cannot close early: its fence is longer than any run of backticks inside."""
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
+    return [fence, text, fence]
 
 
 def _failing_examples(data: ReportData) -> list[str]:
@@ -17,13 +25,12 @@ def _failing_examples(data: ReportData) -> list[str]:
     failed = data.summary[data.summary["minimal_failing_example"].notna()]
     for _, row in failed.iterrows():
         rate = f"{row['rate']:.2f} ({row['passed']}/{row['n']})" if not pd.isna(row["rate"]) else "no rate"
+        title = f"{row['behaviour']} on {row['model']}: pass rate {rate}, required {row['required_rate']:.2f}"
         lines += [
             "<details>",
-            f"<summary>{row['behaviour']} on {row['model']}: pass rate {rate}, required {row['required_rate']:.2f}</summary>",
+            f"<summary>{html.escape(title)}</summary>",
             "",
-            "```",
-            str(row["minimal_failing_example"]),
-            "```",
+            *fenced(str(row["minimal_failing_example"])),
             "</details>",
         ]
     return lines
@@ -50,6 +57,7 @@ def markdown_report(data: ReportData, *, breakdowns: Sequence[str] = (), plots: 
         f"Models, smallest first: {models}.",
         "",
         render(rate_table(data, full=True), markdown=True),
+        *(f"\n{note}" for note in footnotes(data)),
         "",
         "Cells: pass rate [95% Wilson interval], n distinct cases, mean classification loss (the prize's: negative "
         "log-probability of the right class, normalised over the classes).",

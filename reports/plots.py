@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from models.registry import human_count
+from reports.files import atomic_path
 from reports.results import ReportData
 from reports.table import rate_rows
 
@@ -17,6 +18,11 @@ LOSS_PNG = "loss_vs_params.png"
 def _scale(data: ReportData) -> str:
     """What the x axis counts: parameters, or training tokens for a family of revisions of one model."""
     return str(data.run.get("scale") or "params")
+
+
+def _plain(text: object) -> str:
+    """A label matplotlib draws as written: a ``$`` pair would be parsed as math, and bad math fails the save."""
+    return str(text).replace("$", r"\$")
 
 
 def plot_frame(data: ReportData) -> pd.DataFrame:
@@ -52,14 +58,19 @@ def write_plots(data: ReportData, directory: Path) -> list[Path]:
                 continue
             if column == "rate":
                 errors = [(rows["rate"] - rows["ci_low"]).clip(lower=0), (rows["ci_high"] - rows["rate"]).clip(lower=0)]
-                axes.errorbar(rows["size"], rows["rate"], yerr=errors, marker="o", capsize=4, label=behaviour)
+                axes.errorbar(rows["size"], rows["rate"], yerr=errors, marker="o", capsize=4, label=_plain(behaviour))
             else:
-                axes.errorbar(rows["size"], rows["loss"], yerr=rows["loss_ci"], marker="o", capsize=4, label=behaviour)
+                axes.errorbar(
+                    rows["size"], rows["loss"], yerr=rows["loss_ci"], marker="o", capsize=4, label=_plain(behaviour)
+                )
         axes.set_xscale("log")
         ticks = frame.drop_duplicates("size").sort_values("size")
         axes.set_xticks(
             ticks["size"],
-            [f"{model}\n{human_count(int(size))}" for model, size in zip(ticks["model"], ticks["size"], strict=True)],
+            [
+                f"{_plain(model)}\n{human_count(int(size))}"
+                for model, size in zip(ticks["model"], ticks["size"], strict=True)
+            ],
         )
         axes.xaxis.set_minor_formatter(NullFormatter())
         axes.margins(x=0.15)
@@ -68,13 +79,14 @@ def write_plots(data: ReportData, directory: Path) -> list[Path]:
         if column == "rate":
             axes.set_ylim(-0.02, 1.02)
             axes.axhline(0.5, color="grey", linewidth=0.8, linestyle=":", label="chance (two classes)")
-        family = data.run.get("family", "")
+        family = _plain(data.run.get("family", ""))
         axes.set_title(f"{label} vs {axis_name} ({family})" if family else f"{label} vs {axis_name}")
         axes.grid(True, which="both", alpha=0.3)
         axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
         figure.tight_layout()
         path = directory / filename
-        figure.savefig(path)
+        with atomic_path(path) as temporary:
+            figure.savefig(temporary, format="png")
         pyplot.close(figure)
         written.append(path)
     return written

@@ -19,10 +19,13 @@ from typing import Any
 import pytest
 
 from models.fixtures import SESSION_MODELS, model_spec_of, notifier
+from models.under_test import first_line
 from reports import gate
+from reports.files import FolderError, FolderLock, hold_folder
+from reports.guard import BehaviourBroken, Guard, broken, refuse_parallel_workers
 from reports.render import write_views
 from reports.results import BehaviourResult, ReportData
-from reports.table import audit_failures, audit_table, breakdown_table, rate_table, render
+from reports.table import audit_failures, audit_table, breakdown_table, footnotes, rate_table, render
 from runner.audit import BehaviourAudit, audit_cases, prefix_cases, prior_rate
 from runner.counting import BehaviourError, count_examples, is_counted_test
 from runner.sampling import Example, draw_examples
@@ -75,9 +78,11 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"--examples must be at least 1, got {examples}")
     if required is not None and not 0.0 <= required <= 1.0:
         raise pytest.UsageError(f"--required-rate must be between 0 and 1, got {required}")
+    refuse_parallel_workers(config)
     report = ScalecheckReport(config)
     config.stash[REPORT] = report
     config.pluginmanager.register(report, "scalecheck-report")
+    config.pluginmanager.register(Guard(config, report), "scalecheck-guard")
 
 
 def _package_versions() -> dict[str, str]:
@@ -116,6 +121,15 @@ def _behaviour_name(item: pytest.Function) -> str:
     return item.originalname.removeprefix("test_")
 
 
+def _stop_reason(session: pytest.Session, exitstatus: int) -> str:
+    """Why the run ended, as data: it ran every selected item, or it was interrupted or stopped early."""
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        return "interrupted"
+    if session.shouldstop or session.shouldfail:
+        return "stopped early"
+    return "completed"
+
+
 class ScalecheckReport:
     """Collects one BehaviourResult per behaviour x model and writes the report."""
 
@@ -127,6 +141,9 @@ class ScalecheckReport:
         self.audit_only: bool = config.getoption("audit")
         self.final: ReportData | None = None
         self.saved_baseline: Path | None = None
+        self.folder: FolderLock | None = None
+        """This run's hold on the report folder: nothing is written into a folder the run does not hold."""
+        self.write_failure: str | None = None
         self.started = datetime.now(UTC)
         seed = config.getoption("hypothesis_seed", default=None)
         self.seed: Any = DEFAULT_SEED if seed is None else (int(seed) if str(seed).isdigit() else str(seed))
@@ -135,6 +152,7 @@ class ScalecheckReport:
         self.directory = here / config.getoption("report_dir")
         self.baselines = here / config.getoption("baseline_dir")
         self.gate = gate.RegressionGate.from_config(config, self.baselines)
+        gate.check_save(config, self.baselines)
 
     def _required_rate(self, item: pytest.Function) -> float:
         override = self.config.getoption("required_rate")
@@ -169,6 +187,11 @@ class ScalecheckReport:
                     examples=self._examples(item),
                     status="not run",
                 )
+        if self.results and not self.config.option.collectonly:
+            try:
+                self.folder = hold_folder(self.directory, "--report-dir")
+            except FolderError as error:
+                raise pytest.UsageError(str(error)) from None
 
     def _audit(self, result: BehaviourResult, examples: list[Example], lm: Any) -> BehaviourAudit:
         """The behaviour's model-free checks once, then this model's tokenizer check and prior control."""
@@ -216,8 +239,8 @@ class ScalecheckReport:
             result.run = count_examples(test, fixtures, fixtures["lm"], examples=examples, progress=progress)
             self._audit(result, examples, fixtures["lm"])
         except BehaviourError as error:
-            result.error = str(error)
-            pytest.fail(result.error, pytrace=False)
+            message = broken(f"{result.behaviour} on {result.model}", error, Path(self.config.rootpath))
+            raise BehaviourBroken(message, pytrace=False) from None
         result.seconds = time.perf_counter() - started
         failure = None if result.n and result.rate >= result.required_rate else self._below_required(result)
         if failure is not None or self.config.getoption("save_baseline"):
@@ -267,22 +290,22 @@ class ScalecheckReport:
         result = self.results.get(report.nodeid)
         if result is None:
             return
-        if report.failed and report.when != "call":
+        kind = dict(report.user_properties).get("error_kind")
+        if report.failed and (report.when != "call" or kind is not None):
             crash = getattr(report.longrepr, "reprcrash", None)
-            result.status = "error"
+            result.status, result.error_kind = "error", kind
             result.error = crash.message if crash is not None else report.longreprtext.strip().splitlines()[-1]
-        elif report.when == "call" and result.error is not None:
-            result.status = "error"
         elif report.when == "call" or report.skipped:
             result.status = "passed" if report.passed else ("skipped" if report.skipped else "failed")
         if report.when == "teardown":
             self.write()
 
-    def _run_metadata(self, finished: bool) -> dict[str, Any]:
+    def _run_metadata(self, stop_reason: str | None) -> dict[str, Any]:
         models = self.config.stash[SESSION_MODELS]
         return {
             "started": self.started.isoformat(timespec="seconds"),
-            "finished": datetime.now(UTC).isoformat(timespec="seconds") if finished else None,
+            "finished": datetime.now(UTC).isoformat(timespec="seconds") if stop_reason == "completed" else None,
+            "stop_reason": stop_reason,
             "command": ["pytest", *self.config.invocation_params.args],
             "family": models.family.name,
             "scale": models.family.scale,
@@ -310,32 +333,52 @@ class ScalecheckReport:
                     "params": loaded.get("params", spec.params),
                     "non_embedding_params": loaded.get("non_embedding_params", spec.non_embedding_params),
                     "load_seconds": loaded.get("load_seconds"),
+                    "load_error": loaded.get("load_error"),
                 }
             )
         return rows
 
-    def data(self, *, finished: bool = False) -> ReportData:
+    def data(self, *, stop_reason: str | None = None) -> ReportData:
         return ReportData.collect(
-            run=self._run_metadata(finished),
+            run=self._run_metadata(stop_reason),
             models=self._model_rows(),
             results=self.results.values(),
             audit={behaviour: audit.to_dict() for behaviour, audit in self.audits.items()},
         )
 
-    def write(self, *, finished: bool = False) -> ReportData | None:
-        """Data first (results.json, examples.csv), then the views; called after every item and at the end."""
-        if not self.results:
+    def write(self, *, stop_reason: str | None = None) -> ReportData | None:
+        """Data first (results.json, examples.csv), then the views; called after every item (``stop_reason`` None:
+        still running) and at the end. A folder that stops being writable is said in one line, and the run goes on."""
+        if not self.results or self.folder is None:
             return None
-        data = self.data(finished=finished)
-        data.write(self.directory)
-        if finished:
-            write_views(data, self.directory, breakdowns=self.config.getoption("breakdown"), summary=True)
+        data = self.data(stop_reason=stop_reason)
+        try:
+            data.write(self.directory)
+            if stop_reason is not None:
+                write_views(data, self.directory, breakdowns=self.config.getoption("breakdown"), summary=True)
+                self.write_failure = None  # the final report is whole, whatever an earlier write met
+        except OSError as error:
+            self._write_failed(f"the report could not be written to {self.directory}: {first_line(error)}")
         return data
 
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        self.final = self.write(finished=True)
-        if self.final is not None:
-            self.saved_baseline = gate.save(self.config, self.baselines, self.final, list(self.results.values()))
+    def _write_failed(self, message: str) -> None:
+        """Said once, in one line; the exit code (7) says it again to CI."""
+        if self.write_failure is None:
+            notifier(self.config)(message)
+            self.write_failure = message
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        stop_reason = _stop_reason(session, exitstatus)
+        self.final = self.write(stop_reason=stop_reason)
+        if self.final is not None and stop_reason != "completed" and self.config.getoption("save_baseline"):
+            notifier(self.config)(f"baseline not saved: the run was {stop_reason}, and a baseline must be whole")
+        elif self.final is not None:
+            try:
+                self.saved_baseline = gate.save(self.config, self.baselines, self.final, list(self.results.values()))
+            except (OSError, gate.BaselineError) as error:
+                self._write_failed(f"the baseline could not be saved: {error}")
+        if self.folder is not None:
+            self.folder.release()
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         data = self.final
@@ -350,6 +393,8 @@ class ScalecheckReport:
             return
         terminalreporter.section("scalecheck: pass rate by model size")
         terminalreporter.write_line(render(rate_table(data)))
+        for note in footnotes(data):
+            terminalreporter.write_line(note)
         failures = audit_failures(data)
         terminalreporter.write_line(
             f"validity audit: {len(failures)} warnings" if failures else "validity audit: every check passed"
@@ -374,6 +419,9 @@ class ScalecheckReport:
                 verdict = result.baseline_verdict or result.status
                 pinned = f"; {result.pinned}" if result.pinned else ""
                 terminalreporter.write_line(f"{result.behaviour} on {result.model}: {verdict}{pinned}")
-        terminalreporter.write_line(f"results: {self.directory}")
+        if self.write_failure is not None:
+            terminalreporter.write_line(self.write_failure)
+        else:
+            terminalreporter.write_line(f"results: {self.directory}")
         if self.saved_baseline is not None:
             terminalreporter.write_line(f"baseline saved: {self.saved_baseline}")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -19,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from generators.case import Case
+from reports.files import write_atomically
 from reports.stats import Z_95, wilson_interval
 from runner.counting import CountedRun
 
@@ -26,8 +26,12 @@ RESULTS_JSON = "results.json"
 EXAMPLES_CSV = "examples.csv"
 SUMMARY_COLUMNS = [
     "behaviour", "model", "status", "n", "passed", "rate", "ci_low", "ci_high", "loss", "loss_ci", "metric",
-    "prior_rate", "required_rate", "examples", "drawn", "seconds", "nodeid", "minimal_failing_example", "error", "baseline_verdict", "pinned",
+    "prior_rate", "required_rate", "examples", "drawn", "too_long", "seconds", "nodeid", "minimal_failing_example",
+    "error", "error_kind", "baseline_verdict", "pinned",
 ]  # fmt: skip
+ERROR_KINDS = ("model", "behaviour")
+"""Why an item errored: its model could not be loaded, or the behaviour itself is broken (bad data, a strategy
+that cannot draw, a test body that raises something other than a failed assertion)."""
 
 
 def _rounded(value: float) -> float | None:
@@ -48,6 +52,7 @@ class BehaviourResult:
     seconds: float = 0.0
     minimal_failing_example: str | None = None
     error: str | None = None
+    error_kind: str | None = None
     baseline_verdict: str | None = None
     pinned: str | None = None
     minimal_cases: Mapping[str, Case] = field(default_factory=dict)
@@ -64,10 +69,10 @@ class BehaviourResult:
 
     def losses(self) -> list[float]:
         """Each example's loss under the metric that judged it (the prize's loss for that metric)."""
-        return [record.verdict.loss for record in self.run.records if not math.isnan(record.verdict.loss)]
+        return [record.verdict.loss for record in self.run.judged if not math.isnan(record.verdict.loss)]
 
     def metric(self) -> str | None:
-        metrics = sorted({record.verdict.metric for record in self.run.records})
+        metrics = sorted({record.verdict.metric for record in self.run.judged})
         return "+".join(metrics) or None
 
     def summary(self) -> dict[str, Any]:
@@ -91,10 +96,12 @@ class BehaviourResult:
             "required_rate": self.required_rate,
             "examples": self.examples,
             "drawn": self.run.drawn,
+            "too_long": self.run.too_long,
             "seconds": round(self.seconds, 2),
             "nodeid": self.nodeid,
             "minimal_failing_example": self.minimal_failing_example,
             "error": self.error,
+            "error_kind": self.error_kind,
             "baseline_verdict": self.baseline_verdict,
             "pinned": self.pinned,
         }
@@ -118,7 +125,8 @@ class BehaviourResult:
             verdict = record.verdict
             row.update(
                 metric=verdict.metric,
-                passed=verdict.passed,
+                passed=None if record.too_long else verdict.passed,
+                too_long=record.too_long,
                 loss=None if math.isnan(verdict.loss) else round(verdict.loss, 6),
                 reason=verdict.reason,
             )
@@ -130,12 +138,18 @@ class BehaviourResult:
             {
                 "case_id": record.key,
                 "metric": record.verdict.metric,
-                "passed": record.verdict.passed,
+                "passed": None if record.too_long else record.verdict.passed,
+                "too_long": record.too_long,
                 "loss": None if math.isnan(record.verdict.loss) else round(record.verdict.loss, 6),
                 "reason": record.verdict.reason,
             }
             for record in self.run.records
         ]
+
+
+def judged(examples: pd.DataFrame) -> pd.DataFrame:
+    """The example rows with a verdict: a too-long example (``passed`` empty) is neither a pass nor a fail."""
+    return examples if examples.empty else examples[examples["passed"].notna()]
 
 
 def axis_counts(examples: pd.DataFrame) -> dict[str, dict[str, int]]:
@@ -232,10 +246,3 @@ class ReportData:
             audit=document.get("audit", {}),
             verdicts=document.get("verdicts", {}),
         )
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """A reader (or a crash) never sees half a file."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)

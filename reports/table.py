@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 from tabulate import tabulate
 
-from reports.results import ReportData
+from reports.results import ReportData, judged
 from reports.stats import trend_p_value, trend_verdicts
 from runner.audit import AXIS_ALPHA
 
@@ -28,7 +28,19 @@ def rate_rows(data: ReportData) -> pd.DataFrame:
         "loss_ci",
         "prior_rate",
     ]
-    return data.summary[[*columns, "required_rate"]].copy()
+    rows = data.summary[[*columns, "required_rate", "too_long"]].copy()
+    rows["too_long"] = rows["too_long"].fillna(0)  # reports written before prompts were checked for length
+    return rows
+
+
+def footnotes(data: ReportData) -> list[str]:
+    """What the rate cells leave out of n: examples too long for a model's context, which were not scored."""
+    rows = rate_rows(data)
+    return [
+        f"{row.behaviour} on {row.model}: {int(row.too_long)} examples longer than the model's context were not "
+        "scored (too long: neither passed nor failed, not in n; see examples.csv)"
+        for row in rows[rows["too_long"] > 0].itertuples()
+    ]
 
 
 def _cell(row: pd.Series, *, full: bool) -> str:
@@ -36,8 +48,9 @@ def _cell(row: pd.Series, *, full: bool) -> str:
         return str(row["status"])
     interval = f"[{row['ci_low']:.2f}, {row['ci_high']:.2f}]" if full else f"[{row['ci_low']:.2f},{row['ci_high']:.2f}]"
     loss = f" loss {row['loss']:.2f}" if not pd.isna(row["loss"]) else ""
+    too_long = f"; {int(row['too_long'])} too long" if row["too_long"] > 0 else ""
     prior = f" prior {row['prior_rate']:.2f}" if not pd.isna(row["prior_rate"]) else ""
-    return f"{row['rate']:.2f} {interval} (n={row['n']}){loss}{prior}"
+    return f"{row['rate']:.2f} {interval} (n={row['n']}{too_long}){loss}{prior}"
 
 
 def _by_model(frame: pd.DataFrame, index: str, values: str, models: list[str]) -> pd.DataFrame:
@@ -60,7 +73,7 @@ def rate_table(data: ReportData, *, full: bool = False) -> pd.DataFrame:
 
 def paired_outcomes(data: ReportData, behaviour: str) -> pd.DataFrame:
     """Pass/fail of each case (rows) under each model (columns, size order), cases answered by every model only."""
-    examples = data.examples_of(behaviour)
+    examples = judged(data.examples_of(behaviour))
     if examples.empty:
         return pd.DataFrame()
     outcomes = examples.pivot_table(index="case_id", columns="model", values="passed", aggfunc="first")
@@ -87,20 +100,36 @@ def trend_table(data: ReportData) -> pd.DataFrame:
 
 def breakdown_table(data: ReportData, behaviour: str, axis: str) -> pd.DataFrame:
     """Pass rate of one behaviour by the values of one case axis (rows) and model (columns)."""
-    examples = data.examples_of(behaviour)
+    examples = judged(data.examples_of(behaviour))
     column = f"axis_{axis}"
     if examples.empty or column not in examples:
         return pd.DataFrame()
+    examples = examples.assign(passed=examples["passed"].astype(bool))
     grouped = examples.groupby([column, "model"])["passed"].agg(["mean", "size"]).reset_index()
     grouped["cell"] = [f"{mean:.2f} (n={size})" for mean, size in zip(grouped["mean"], grouped["size"], strict=True)]
     return _by_model(grouped, column, "cell", data.model_labels).rename_axis(axis)
 
 
+def markdown_cell(value: object) -> str:
+    """Text that stays inside one markdown table cell: an unescaped ``|`` would start a new cell and a line break
+    a new row (GitHub then renders no table at all); backslashes are doubled so the text reads back as it was."""
+    text = str(value).replace("\\", "\\\\").replace("|", "\\|")
+    return " ".join(text.splitlines())
+
+
 def render(table: pd.DataFrame, *, markdown: bool = False) -> str:
+    """The table as text: aligned columns for a terminal, or a GitHub markdown table with every cell escaped."""
     if table.empty:
         return "(no results)"
     headers = [table.index.name or "", *map(str, table.columns)]
-    return tabulate(table, headers=headers, tablefmt="github" if markdown else "simple", disable_numparse=True)
+    if not markdown:
+        return tabulate(table, headers=headers, tablefmt="simple", disable_numparse=True)
+    rows = [
+        [markdown_cell(index), *map(markdown_cell, row)] for index, row in zip(table.index, table.values, strict=True)
+    ]
+    return tabulate(
+        rows, headers=[markdown_cell(header) for header in headers], tablefmt="github", disable_numparse=True
+    )
 
 
 def audit_table(data: ReportData) -> pd.DataFrame:

@@ -8,7 +8,8 @@ behaviour (``runner.sampling``), the same for every model, and each model goes t
 3. *count*: each example's body runs again against the now-cached scores; its verdict is recorded.
 
 A failed assertion is the model's failure; any other exception is the behaviour's (bad data, a broken body) and
-errors the item, naming the case, rather than being counted against the model.
+errors the item, naming the case, rather than being counted against the model. An example whose prompt does not
+fit the model's context is recorded as too long: not scored, neither a pass nor a fail.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import pytest
 from hypothesis.errors import UnsatisfiedAssumption
 
 from generators.case import Case
-from models.under_test import ModelUnderTest, Scored
+from models.under_test import ModelUnderTest, PromptTooLong, Request, Scored, ScoringFailed
 from runner.sampling import Example
 from runner.verdicts import Verdict, collecting
 
@@ -34,17 +35,23 @@ class BehaviourError(Exception):
 
 @dataclass(frozen=True)
 class ExampleRecord:
-    """One example's outcome, with what the model was asked and answered, and its verdict."""
+    """One example's outcome, with what the model was asked and answered, and its verdict. A ``too_long`` example
+    was not scored (its prompt does not fit the model's context): it is neither a pass nor a fail."""
 
     cases: tuple[Case, ...]
     scored: tuple[Scored, ...]
     verdict: Verdict
     arguments: tuple[str, ...] = ()
     key: str = ""
+    too_long: bool = False
 
     @property
     def passed(self) -> bool:
         return self.verdict.passed
+
+    @property
+    def failed(self) -> bool:
+        return not self.passed and not self.too_long
 
     @property
     def message(self) -> str | None:
@@ -63,12 +70,21 @@ class CountedRun:
         self.records.append(record)
 
     @property
+    def judged(self) -> list[ExampleRecord]:
+        """The examples the model answered: the population of the rate."""
+        return [record for record in self.records if not record.too_long]
+
+    @property
     def n(self) -> int:
-        return len(self.records)
+        return len(self.judged)
 
     @property
     def passed(self) -> int:
-        return sum(record.passed for record in self.records)
+        return sum(record.passed for record in self.judged)
+
+    @property
+    def too_long(self) -> int:
+        return len(self.records) - self.n
 
     @property
     def rate(self) -> float:
@@ -93,12 +109,7 @@ def count_examples(
 ) -> CountedRun:
     """Record, batch-score, then count every example of ``test`` for ``model``."""
     body = test.hypothesis.inner_test
-    with model.recording() as requests:
-        for example in examples:
-            try:
-                body(**fixtures, **example.arguments)
-            except Exception:  # placeholder scores may fail any check; the counted pass is what decides
-                pass
+    requests = record_requests(body, fixtures, model, examples)
     total = len(set(requests))
     model.prefetch(requests, progress=None if progress is None else lambda done: progress(done, total))
     run = CountedRun()
@@ -107,6 +118,19 @@ def count_examples(
         if record is not None:
             run.add(record)
     return run
+
+
+def record_requests(
+    body: Callable, fixtures: Mapping[str, Any], model: ModelUnderTest, examples: Sequence[Example]
+) -> list[Request]:
+    """The requests the examples would make, the model answering nothing (placeholder scores)."""
+    with model.recording() as requests:
+        for example in examples:
+            try:
+                body(**fixtures, **example.arguments)
+            except Exception:  # placeholder scores may fail any check; the counted pass is what decides
+                pass
+    return requests
 
 
 def run_example(
@@ -120,8 +144,12 @@ def run_example(
             body(**fixtures, **example.arguments)
         except UnsatisfiedAssumption:
             return None
+        except PromptTooLong as unscored:
+            return _too_long(model, example, unscored)
         except (AssertionError, pytest.fail.Exception) as failed:
             error = failed
+        except ScoringFailed:
+            raise  # the model's fault, not the behaviour's
         except Exception as broken:
             cases = ", ".join(f"{name}={case.id}" for name, case in example.cases.items()) or "its arguments"
             raise BehaviourError(f"the behaviour raised on {cases}: {_failure_text(broken)}") from broken
@@ -133,6 +161,17 @@ def run_example(
         verdict=verdict,
         arguments=tuple(example.cases),
         key=example.key,
+    )
+
+
+def _too_long(model: ModelUnderTest, example: Example, reason: PromptTooLong) -> ExampleRecord:
+    return ExampleRecord(
+        cases=tuple(example.cases.values()),
+        scored=tuple(model.take_scored()),
+        verdict=Verdict("not scored", math.nan, False, str(reason)),
+        arguments=tuple(example.cases),
+        key=example.key,
+        too_long=True,
     )
 
 

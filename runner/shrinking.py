@@ -16,7 +16,7 @@ import pytest
 from hypothesis import Phase
 
 from generators.case import Case
-from models.under_test import ModelUnderTest
+from models.under_test import ModelUnderTest, PromptTooLong
 from runner.counting import ExampleRecord, run_example
 from runner.sampling import Example, configured
 
@@ -62,6 +62,8 @@ def minimal_failure(
             progress(calls[0])
         try:
             body(*args, **kwargs)
+        except PromptTooLong:
+            return  # not scored, so not a failure to search for
         except (Exception, pytest.fail.Exception):
             last_failing.clear()
             last_failing.update({name: value for name, value in kwargs.items() if isinstance(value, Case)})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -46,3 +47,10 @@ def results(pytester: pytest.Pytester) -> dict:
 
 def examples(pytester: pytest.Pytester) -> pd.DataFrame:
     return pd.read_csv(pytester.path / "scalecheck-report" / "examples.csv")
+
+
+def markdown_table_rows(markdown: str) -> list[list[str]]:
+    """The rows of the first GitHub table in ``markdown``, split the way GitHub splits them: on every ``|`` that
+    is not escaped by a backslash."""
+    lines = next(block for block in markdown.split("\n\n") if block.startswith("|")).splitlines()
+    return [[cell.strip() for cell in re.split(r"(?<!\\)\|", line.strip())[1:-1]] for line in lines]

@@ -11,6 +11,8 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from models.under_test import TOO_LONG
+
 LIVE: list[str] = []
 LOADED: list[str] = []
 MAX_LIVE = [0]
@@ -101,3 +103,45 @@ def literal(*, spec: Any, device: str, dtype: Any) -> ScriptedBackend:
 def indifferent(*, spec: Any, device: str, dtype: Any) -> ScriptedBackend:
     """A model that gives every continuation log-prob 0: every class ties, so no classification case passes."""
     return ScriptedBackend(spec.label, accepts=lambda context, continuation: True)
+
+
+SHORT_CONTEXT_CHARACTERS = 170
+
+
+class ShortContext(ScriptedBackend):
+    """Obeys, but like a model with a small context: a prompt longer than 170 characters is not scored."""
+
+    context_length = SHORT_CONTEXT_CHARACTERS
+
+    def loglikelihoods(self, requests: Sequence[tuple[str, str]], *, progress: Any = None) -> list[float]:
+        scores = super().loglikelihoods(requests, progress=progress)
+        return [
+            TOO_LONG if len(context) > self.context_length else score
+            for (context, _), score in zip(requests, scores, strict=True)
+        ]
+
+
+def short_context(*, spec: Any, device: str, dtype: Any) -> ScriptedBackend:
+    return ShortContext(spec.label, lambda prompt: pattern_symbols(prompt)[1])
+
+
+class Interrupting(ScriptedBackend):
+    """Stands for Ctrl-C pressed while this model scores."""
+
+    def loglikelihoods(self, requests: Sequence[tuple[str, str]], *, progress: Any = None) -> list[float]:
+        raise KeyboardInterrupt
+
+
+def interrupted(*, spec: Any, device: str, dtype: Any) -> ScriptedBackend:
+    return Interrupting(spec.label, lambda prompt: pattern_symbols(prompt)[1])
+
+
+class Crashing(ScriptedBackend):
+    """Stands for a model whose forward pass fails (a CUDA error, out of memory at batch size one)."""
+
+    def loglikelihoods(self, requests: Sequence[tuple[str, str]], *, progress: Any = None) -> list[float]:
+        raise RuntimeError("CUDA error: device-side assert triggered")
+
+
+def crashes(*, spec: Any, device: str, dtype: Any) -> ScriptedBackend:
+    return Crashing(spec.label, lambda prompt: pattern_symbols(prompt)[1])

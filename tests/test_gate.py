@@ -127,3 +127,41 @@ def test_paired_comparison_uses_only_shared_cases() -> None:
     comparison = compare_outcomes(now, before, name="rel", baseline_model="m", alpha=0.05, tolerance=0.0)
     assert (comparison.shared, comparison.only_baseline, comparison.only_current) == (3, 1, 1)
     assert comparison.verdict == "no change" and comparison.p_value == 0.75  # one-sided: one lost and one gained case
+
+
+@pytest.mark.parametrize("name", ["../../x", "/tmp/abs", "a/b", "..", "a..b", ".hidden"])
+def test_a_baseline_name_is_a_plain_name(suite: pytest.Pytester, name: str) -> None:
+    for option in ("--save-baseline", "--compare"):
+        outcome = suite.runpytest("behaviours/", "--model-family", "scripted", option, name)
+        assert outcome.ret == pytest.ExitCode.USAGE_ERROR
+        outcome.stderr.fnmatch_lines(
+            [f"ERROR: {option} {name!r}: a baseline name is a plain name of letters, digits, *; use --baseline-dir *"]
+        )
+    assert not (suite.path / "baselines").exists() and not (suite.path.parent / "x").exists()
+
+
+def test_saving_over_a_baseline_needs_the_overwrite_flag(gated: pytest.Pytester) -> None:
+    saved = gated.path / "baselines" / "rel" / "outcomes.csv"
+    before = saved.read_text()
+    again = ("behaviours/", "--model-family", "candidates", "--model-sizes", "new@0.30", "--examples", "200")
+    outcome = gated.runpytest(*again, "--save-baseline", "rel")
+    assert outcome.ret == pytest.ExitCode.USAGE_ERROR and saved.read_text() == before
+    outcome.stderr.fnmatch_lines(
+        [
+            "ERROR: --save-baseline rel: */baselines/rel already exists and gates may compare against it; pass "
+            "--overwrite-baseline to replace it, or choose another name"
+        ]  # fmt: skip
+    )
+    gated.runpytest(*again, "--save-baseline", "rel", "--overwrite-baseline").stdout.fnmatch_lines(
+        ["baseline saved: *rel"]
+    )
+    assert saved.read_text() != before and "new@0.30" in saved.read_text()
+    assert [path.name for path in (gated.path / "baselines").iterdir()] == ["rel"]
+
+
+def test_a_baseline_records_the_settings_it_was_saved_with(gated: pytest.Pytester) -> None:
+    summary = json.loads((gated.path / "baselines" / "rel" / "summary.json").read_text())
+    assert summary["settings"]["family"] == "release" and summary["settings"]["seed"] == 0
+    assert summary["settings"]["examples_per_behaviour"] == 200 and summary["settings"]["dtype"] == "float32"
+    assert "--save-baseline" in summary["settings"]["command"]
+    assert summary["run"]["stop_reason"] == "completed" and summary["rates"][0]["required_rate"] == 0.5

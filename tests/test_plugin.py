@@ -102,13 +102,18 @@ def test_required_rate_can_be_overridden(suite: pytest.Pytester) -> None:
 def test_a_model_that_fails_to_load_is_reported_and_the_others_still_run(suite: pytest.Pytester) -> None:
     outcome = suite.runpytest("behaviours/", "--model-family", "half-broken", "--examples", "20")
     outcome.assert_outcomes(passed=1, failed=1, errors=1)
+    assert outcome.ret == 6  # a model could not be loaded: more than a missed bar
     outcome.stdout.re_match_lines(
         [
             r"repetition_suppression\s+0\.00 \[0\.00,0\.16\] \(n=20\) loss 5\.01 prior 0\.00\s+error\s+1\.00 \[0\.84,1\.00\] \(n=20\) loss 0\.01 prior 0\.00"
         ]
     )
     by_model = {row["model"]: row for row in results(suite)["results"]}
-    assert by_model["broken"]["status"] == "error" and "scripted load failure" in by_model["broken"]["error"]
+    assert by_model["broken"]["status"] == "error" and by_model["broken"]["error_kind"] == "model"
+    assert by_model["broken"]["error"] == (
+        "could not load broken (python tests.scripted:broken): RuntimeError: scripted load failure (fix the factory "
+        "tests.scripted:broken or leave this size out with --model-sizes)"
+    )
 
 
 def test_deselected_sizes_are_left_out(suite: pytest.Pytester) -> None:
@@ -174,25 +179,47 @@ def test_report_is_appended_to_the_github_job_summary(suite: pytest.Pytester, mo
     assert text.startswith("## scalecheck: scripted") and "Minimal failing example per size" in text
 
 
-@pytest.mark.parametrize(
-    ("arguments", "message"),
-    [
-        (["--model-family", "nope"], "unknown --model-family 'nope'; choose one of *scripted*"),
-        (
-            ["--model-family", "scripted", "--model-sizes", "7b"],
-            "--model-sizes 7b not in family 'scripted'; available: *",
-        ),
-        (["--model-path", "no/such/dir"], "--model-path no/such/dir: no such directory*"),
-        (["--model-family", "scripted", "--examples", "0"], "--examples must be at least 1, got 0"),
-        (["--model-family", "scripted", "--required-rate", "2"], "--required-rate must be between 0 and 1, got 2.0"),
-        (["--model-family", "scripted", "--device", "tpu"], "--device 'tpu' is not one of auto|cpu|cuda[[]:n[]]"),
-        (["--model-family", "scripted", "--dtype", "int8"], "--dtype 'int8' is not one of *"),
-    ],
-)
-def test_bad_options_give_a_one_line_error(suite: pytest.Pytester, arguments: list[str], message: str) -> None:
+BAD_OPTIONS = {
+    "unknown-family": (["--model-family", "nope"], "unknown --model-family 'nope'; choose one of *scripted*"),
+    "unknown-size": (
+        ["--model-family", "scripted", "--model-sizes", "7b"],
+        "--model-sizes 7b not in family 'scripted'; available: *",
+    ),
+    "missing-model-path": (["--model-path", "no/such/dir"], "--model-path no/such/dir: no such directory*"),
+    "empty-model-path": (["--model-path", "empty"], "--model-path empty: no config.json inside*"),
+    "zero-examples": (["--model-family", "scripted", "--examples", "0"], "--examples must be at least 1, got 0"),
+    "negative-examples": (["--model-family", "scripted", "--examples", "-5"], "--examples must be at least 1, got -5"),
+    "examples-not-a-number": (
+        ["--model-family", "scripted", "--examples", "abc"],
+        "*: error: argument --examples: invalid int value: 'abc'",
+    ),
+    "rate-above-one": (
+        ["--model-family", "scripted", "--required-rate", "2"],
+        "--required-rate must be between 0 and 1, got 2.0",
+    ),
+    "unknown-device": (
+        ["--model-family", "scripted", "--device", "tpu"],
+        "--device 'tpu' is not one of auto|cpu|cuda[[]:n[]]",
+    ),
+    "cuda-without-gpu": (
+        ["--model-family", "scripted", "--device", "cuda"],
+        "--device cuda: torch sees no CUDA device here; use --device cpu (or auto)",
+    ),
+    "unknown-dtype": (["--model-family", "scripted", "--dtype", "float8"], "--dtype 'float8' is not one of *"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_OPTIONS))
+def test_bad_options_give_a_one_line_error(suite: pytest.Pytester, case: str) -> None:
+    import torch
+
+    if case == "cuda-without-gpu" and torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    arguments, message = BAD_OPTIONS[case]
+    suite.mkdir("empty")
     outcome = suite.runpytest("behaviours/", *arguments)
-    assert outcome.ret == pytest.ExitCode.USAGE_ERROR
-    outcome.stderr.fnmatch_lines([f"ERROR: {message}"])
+    assert outcome.ret == pytest.ExitCode.USAGE_ERROR and scripted.LOADED == []
+    outcome.stderr.fnmatch_lines([message if message.startswith("*") else f"ERROR: {message}"])
 
 
 def test_invalid_strategy_arguments_fail_at_collection(suite: pytest.Pytester) -> None:

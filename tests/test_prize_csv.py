@@ -117,6 +117,11 @@ def test_malformed_fixtures_fail_with_one_line_naming_file_row_and_remedy(name: 
             "has 3 classes; logodds metrics compare exactly two",
         ),
         ("prompt,classes,answer_index\n", "classification", "no rows under the header"),
+        (
+            "prompt,classes,answer_index\np,\"[' a', '']\",0\n",
+            "classification",
+            "row 1 (line 2): classes \"[' a', '']\" has an empty class, which a model cannot be asked to score",
+        ),
     ],
 )
 def test_malformed_rows_name_the_row(tmp_path: Path, body: str, metric: str, message: str) -> None:
@@ -124,6 +129,14 @@ def test_malformed_rows_name_the_row(tmp_path: Path, body: str, metric: str, mes
     path.write_text(body, encoding="utf-8")
     with pytest.raises(PrizeCsvError, match=re.escape(message)):
         load_prize_csv(path, metric=metric)
+
+
+def test_a_byte_that_is_not_utf8_names_the_line_and_the_remedy(tmp_path: Path) -> None:
+    path = tmp_path / "task.csv"
+    path.write_bytes(b"prompt,classes,answer_index\np,\"[' a', ' b']\",0\ncaf\xe9,\"[' a', ' b']\",0\n")
+    with pytest.raises(PrizeCsvError) as raised:
+        load_prize_csv(path, metric="classification")
+    assert str(raised.value) == f"prize CSV {path}, line 3 (byte 50): 0xe9 is not UTF-8; save the file as UTF-8"
 
 
 def test_a_missing_file_and_an_unknown_metric_are_refused(tmp_path: Path) -> None:

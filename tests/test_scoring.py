@@ -407,3 +407,42 @@ def test_sdpa_models_attend_along_each_sequence_path(tiny: dict[str, Any], monke
     assert backend.loglikelihoods(REQUESTS) == pytest.approx(expected, abs=TOLERANCE, rel=0)
     assert shapes and all(shape[2] <= tree_attention.ROW_QUERIES for shape in shapes)
     assert model.config._attn_implementation == "sdpa"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_input_longer_than_the_context_is_not_scored_and_the_rest_are_exact(tiny: dict[str, Any], kind: str) -> None:
+    """MAX_POSITIONS is the tiny models' context: an input past it is TOO_LONG, never a score of a truncated prompt."""
+    from models.under_test import TOO_LONG
+    from tests.tiny_models import MAX_POSITIONS
+
+    model, tokenizer = tiny[kind]
+    backend = HFBackend(model, tokenizer, label=kind)
+    assert backend.context_length == MAX_POSITIONS
+    fits, too_long = "A, B, " * 40, "A, B, " * 200
+    assert (
+        len(backend.tokenize_request(too_long, " A")[0]) > MAX_POSITIONS >= len(backend.tokenize_request(fits, " A")[0])
+    )
+    scores = backend.loglikelihoods([(too_long, " A"), (fits, " A"), (too_long, " B")])
+    assert scores[0] == scores[2] == TOO_LONG
+    assert scores[1] == pytest.approx(naive_loglikelihood(model, tokenizer, fits, " A"), abs=TOLERANCE, rel=0)
+
+
+def test_the_context_length_ignores_the_tokenizers_no_limit_sentinel(tiny: dict[str, Any]) -> None:
+    from models.scoring import context_length
+
+    model, tokenizer = tiny["gpt2"]
+    tokenizer_without_limit = type("Tokenizer", (), {"model_max_length": int(1e30)})()
+    config_without_positions = type("Model", (), {"config": None})()
+    assert context_length(config_without_positions, tokenizer_without_limit) is None
+    assert context_length(config_without_positions, type("Tokenizer", (), {"model_max_length": 512})()) == 512
+    assert context_length(model, tokenizer_without_limit) == model.config.n_positions
+
+
+def test_a_prompt_too_long_for_the_model_raises_prompt_too_long(tiny: dict[str, Any]) -> None:
+    from generators import Case
+    from models.under_test import ModelUnderTest, PromptTooLong
+
+    model = ModelUnderTest(backend=HFBackend(*tiny["opt"], label="opt"), label="opt")
+    with pytest.raises(PromptTooLong, match="the prompt is longer than opt's context of 256 tokens: not scored"):
+        model.score(Case("A, B, " * 200, (" A", " B"), 0))
+    assert model.score(Case("A, B, A,", (" A", " B"), 1)).logprobs[0] < 0
