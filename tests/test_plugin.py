@@ -165,7 +165,7 @@ def test_breakdown_by_an_axis(suite: pytest.Pytester) -> None:
         "behaviours/", "--model-family", "scripted", "--examples", "100", "--breakdown", "repetitions"
     )
     outcome.stdout.fnmatch_lines(
-        ["repetition_suppression by repetitions:", "*repetitions*completes*obeys*", "* 3 *0.00 (n=*1.00 (n=*"]
+        ["repetition_suppression by repetitions:", "*repetitions*completes*obeys*", "3 *0.00 (n=*1.00 (n=*"]
     )
     assert (suite.path / "scalecheck-report" / "breakdown-repetition_suppression-repetitions.csv").is_file()
     assert "### repetition_suppression by repetitions" in (suite.path / "scalecheck-report" / "report.md").read_text()

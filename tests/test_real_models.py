@@ -31,7 +31,7 @@ def cases() -> list:
         Pattern(alphabet=a.name, a=a.symbols[0], b=a.symbols[1], listing=" ".join(a.symbols)) for a in ALPHABETS
     ]
     return [
-        build_repetition_case(p, 3 + i % 8, TEMPLATES[i % len(TEMPLATES)], i % 2 == 0) for i, p in enumerate(patterns)
+        build_repetition_case(p, 3 + i % 8, TEMPLATES[i % len(TEMPLATES)]) for i, p in enumerate(patterns)
     ]
 
 
