@@ -274,6 +274,11 @@ class _Stopping:
     def decision(self) -> Decision:
         return self._decision
 
+    def p_values(self) -> tuple[float, float]:
+        """Anytime-valid one-sided p-values: of "not ``above``" and of "not ``below``" (a small first one is
+        evidence for ``above``), so a caller testing at its own level knows the direction as well as the p-value."""
+        return self._sequence.p_values(self._null)
+
     def _feed(self, values: npt.NDArray[np.float64]) -> Decision:
         if self._decision.done:
             raise ValueError(
