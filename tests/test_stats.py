@@ -9,14 +9,18 @@ import pytest
 from reports.stats import (
     _upper_regularized_gamma,
     chi_square_uniform,
+    compare_anytime,
     compare_paired,
     holm_levels,
     mcnemar_exact,
     mcnemar_one_sided,
+    pair_stopping_alpha,
+    trend_p_value,
     trend_verdict,
     trend_verdicts,
     wilson_interval,
 )
+from runner.sequential import PairedSequence
 
 
 def family(rates: list[float], *, cases: int = 400, seed: int = 0) -> list[list[bool]]:
@@ -104,3 +108,37 @@ def test_trends_across_behaviours_are_holm_corrected() -> None:
     assert runs_with_a_trend <= 5
     strong = trend_verdicts([family([0.35, 0.05]), *(family([0.3, 0.3], seed=b) for b in range(8))])
     assert strong[0] == "inverse"
+
+
+def test_pairs_are_compared_on_the_cases_both_sizes_answered() -> None:
+    """None is a case a size gave no verdict on (it stopped earlier): left out of that pair only."""
+    first = [True] * 20 + [None] * 10
+    second = [False] * 30
+    assert compare_paired(first, second) == compare_paired([True] * 20, [False] * 20)
+    assert compare_anytime(first, second) == compare_anytime([True] * 20, [False] * 20)
+    assert compare_anytime([None, None], [True, False]).p_value == 1.0
+
+
+def test_the_anytime_test_is_the_paired_sequence_fed_in_stream_order() -> None:
+    first, second = family([0.6, 0.3], cases=120, seed=3)
+    sequence = PairedSequence(cap=120)
+    decision = sequence.feed(first, second)
+    comparison = compare_anytime(first, second)
+    assert comparison.p_value == decision.p_value and comparison.direction == -1
+    assert comparison.p_value > compare_paired(first, second).p_value  # validity under optional stopping costs power
+
+
+def test_sequential_trends_use_the_anytime_p_values() -> None:
+    """One rule, two p-value sources: a drop McNemar finds significant at n=60 that the anytime test does not."""
+    drop = [[True] * 60, [True] * 52 + [False] * 8]
+    assert compare_paired(*drop).p_value < 0.01 < 0.05 < compare_anytime(*drop).p_value
+    assert trend_verdict(drop) == "inverse" and trend_verdict(drop, compare=compare_anytime) == "flat"
+    assert trend_p_value(drop, compare=compare_anytime) == compare_anytime(*drop).p_value
+    strong = [[True] * 60, [False] * 60]
+    assert trend_verdicts([strong, drop], compare=compare_anytime) == ["inverse", "flat"]
+
+
+def test_a_pair_decided_at_the_stopping_level_is_a_trend_under_holm() -> None:
+    alpha = pair_stopping_alpha(sizes=3, behaviours=9)
+    assert alpha == pytest.approx(0.05 / 3 / 9)
+    assert pair_stopping_alpha(sizes=1, behaviours=1) == 0.05
