@@ -21,6 +21,7 @@ from generators.case import Case
 from reports.files import atomic_folder, write_atomically
 from reports.results import ReportData, judged
 from reports.stats import mcnemar_one_sided
+from runner.sequential import Decision
 
 OUTCOMES_CSV = "outcomes.csv"
 SUMMARY_JSON = "summary.json"
@@ -28,7 +29,9 @@ PINNED_JSONL = "pinned.jsonl"
 FAILING_VERDICTS = ("regression", "mismatched cases")
 MIN_SHARED = 0.5
 PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-SETTINGS = ("family", "scale", "device", "dtype", "seed", "examples_per_behaviour", "command", "commit", "versions")
+SETTINGS = (
+    "family", "scale", "device", "dtype", "seed", "examples_per_behaviour", "stopping", "command", "commit", "versions",
+)  # fmt: skip
 """What a baseline records of the run that saved it, so a comparison can be made with the same settings."""
 
 
@@ -167,6 +170,8 @@ class BaselineComparison:
     current_rate: float
     p_value: float
     verdict: str
+    test: str = "one-sided exact McNemar"
+    """The test behind the verdict, in words: the fixed design's, or the anytime-valid gate of a sequential run."""
 
     def describe(self) -> str:
         unmatched = (
@@ -176,17 +181,27 @@ class BaselineComparison:
         )
         return (
             f"{self.verdict} vs {self.baseline}:{self.baseline_model}: {self.baseline_rate:.3f} -> {self.current_rate:.3f} "
-            f"on {self.shared} shared cases (one-sided exact McNemar p={self.p_value:.3g}){unmatched}"
+            f"on {self.shared} shared cases ({self.test} p={self.p_value:.3g}){unmatched}"
         )
 
 
 def compare_outcomes(
-    current: pd.Series, baseline: pd.Series, *, name: str, baseline_model: str, alpha: float, tolerance: float
+    current: pd.Series,
+    baseline: pd.Series,
+    *,
+    name: str,
+    baseline_model: str,
+    alpha: float,
+    tolerance: float,
+    sequential: Decision | None = None,
 ) -> BaselineComparison:
     """Regression: the paired drop is significant at ``alpha`` and larger than ``tolerance`` (absolute rate).
 
     Runs that share fewer than half their cases did not answer the same questions: that is reported as
-    ``mismatched cases`` and fails, rather than gating on a sliver of the data.
+    ``mismatched cases`` and fails, rather than gating on a sliver of the data. In a sequential run ``sequential``
+    is the anytime-valid gate's decision (``runner.sequential.GateSequence``, which stopped the scoring): decided,
+    it is the verdict ("regression" or "no regression"); undecided at the cap, the fixed test below judges, as
+    it would have judged a fixed run of that n, and the description says so.
     """
     shared = current.index.intersection(baseline.index)
     now, before = current.loc[shared], baseline.loc[shared]
@@ -203,6 +218,14 @@ def compare_outcomes(
         verdict = "no change"
     else:
         verdict = "regression" if (lost - gained) / n > tolerance else "within tolerance"
+    test = "one-sided exact McNemar"
+    if sequential is not None and verdict != "mismatched cases":
+        if sequential.verdict == "undecided":
+            test = f"the anytime-valid gate was undecided at the cap (n={sequential.n}); one-sided exact McNemar"
+        else:
+            verdict, p_value = sequential.verdict, sequential.p_value
+            low, high = sequential.interval
+            test = f"anytime-valid gate, decided at n={sequential.n}: drop [{low:.2f}, {high:.2f}],"
     return BaselineComparison(
         baseline=name,
         baseline_model=baseline_model,
@@ -213,4 +236,5 @@ def compare_outcomes(
         current_rate=now_rate,
         p_value=p_value,
         verdict=verdict,
+        test=test,
     )

@@ -24,6 +24,7 @@ from reports.baseline import (
 )
 from reports.files import FolderError, writable_folder
 from reports.results import BehaviourResult, ReportData
+from runner.sequential import Decision
 from runner.shrinking import replay
 
 
@@ -79,18 +80,35 @@ class RegressionGate:
             return self.mapping
         return (self.mapping or {}).get(model, model)
 
+    def outcomes_before(self, result: BehaviourResult) -> pd.Series:
+        """The baseline model's outcomes for this behaviour x model, by case id (empty if it has none)."""
+        return self.baseline.outcomes_of(result.behaviour, self.baseline_model(result.model))
+
     def judge(
-        self, result: BehaviourResult, test: Any, fixtures: Mapping[str, Any], model: ModelUnderTest
+        self,
+        result: BehaviourResult,
+        test: Any,
+        fixtures: Mapping[str, Any],
+        model: ModelUnderTest,
+        *,
+        sequential: Decision | None = None,
     ) -> str | None:
-        """Record the comparison on ``result``; return a failure message when it is a regression."""
+        """Record the comparison on ``result``; return a failure message when it is a regression. ``sequential``:
+        the anytime-valid gate's decision in a sequential run (``compare_outcomes`` says how it judges)."""
         base_model = self.baseline_model(result.model)
-        before = self.baseline.outcomes_of(result.behaviour, base_model)
+        before = self.outcomes_before(result)
         if before.empty:
             result.baseline_verdict = f"not in baseline {self.baseline.name}:{base_model}"
             return None
         now = pd.Series({record.key: record.passed for record in result.run.judged}, dtype=bool)
         comparison = compare_outcomes(
-            now, before, name=self.baseline.name, baseline_model=base_model, alpha=self.alpha, tolerance=self.tolerance
+            now,
+            before,
+            name=self.baseline.name,
+            baseline_model=base_model,
+            alpha=self.alpha,
+            tolerance=self.tolerance,
+            sequential=sequential,
         )
         result.baseline_verdict = comparison.describe()
         pins = self.baseline.pinned_for(result.behaviour, base_model)

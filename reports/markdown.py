@@ -10,8 +10,16 @@ import pandas as pd
 
 from models.registry import human_count
 from reports.results import ReportData
-from reports.stats import TREND_RULE
-from reports.table import audit_failures, audit_table, breakdown_table, footnotes, rate_table, render
+from reports.stats import trend_rule
+from reports.table import (
+    audit_failures,
+    audit_table,
+    breakdown_table,
+    footnotes,
+    rate_table,
+    render,
+    stopping_mode,
+)
 
 
 def fenced(text: str) -> list[str]:
@@ -62,7 +70,7 @@ def markdown_report(data: ReportData, *, breakdowns: Sequence[str] = (), plots: 
         "Cells: pass rate [95% Wilson interval], n distinct cases, mean classification loss (the prize's: negative "
         "log-probability of the right class, normalised over the classes).",
         "",
-        f"**Trend rule.** {TREND_RULE}",
+        f"**Trend rule.** {trend_rule(stopping_mode(data))}",
         "",
         f"**Population.** {run.get('population', '')}",
     ]

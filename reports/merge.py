@@ -8,42 +8,49 @@ from typing import Any
 
 import pandas as pd
 
-from reports.results import ReportData
+from reports.results import ReportData, stream_order
 
 
 class MergeConflict(ValueError):
     """Runs that cannot be merged honestly; the message names the runs and what differs."""
 
 
-def _case_sets(data: ReportData) -> dict[str, frozenset[str]]:
+def _case_streams(data: ReportData) -> dict[str, list[str]]:
+    """Each behaviour's cases in the order they were drawn."""
     if data.examples.empty:
         return {}
-    return {
-        behaviour: frozenset(rows["case_id"])
-        for behaviour, rows in data.examples.groupby("behaviour")
-        if not rows.empty
-    }
+    return {behaviour: stream_order(rows) for behaviour, rows in data.examples.groupby("behaviour") if not rows.empty}
+
+
+def _stopping(runs: Sequence[ReportData]) -> dict[str, Any]:
+    """A merge with any sequential run is judged as one: its anytime-valid pairwise test holds for a fixed n too,
+    McNemar does not hold for an n chosen by looking."""
+    modes = [data.run.get("stopping") or {"mode": "fixed"} for data in runs]
+    return next((mode for mode in modes if mode.get("mode") == "sequential"), modes[0])
 
 
 def merge_reports(runs: Sequence[ReportData], names: Sequence[str]) -> ReportData:
-    """One report from several: refuses a model reported twice, or a behaviour asked different cases in two runs."""
+    """One report from several: refuses a model reported twice, or a behaviour asked different cases in two runs
+    (a run that scored fewer of a behaviour's cases, stopping earlier or with a smaller --examples, asked a prefix
+    of the same stream: it merges, and sizes are compared on the cases both answered)."""
     if len(runs) < 2:
         raise MergeConflict("give at least two report folders to merge")
     owner: dict[tuple[str, str], str] = {}
-    cases: dict[str, tuple[str, frozenset[str]]] = {}
+    cases: dict[str, tuple[str, list[str]]] = {}
     for data, name in zip(runs, names, strict=True):
         for behaviour, model in zip(data.summary["behaviour"], data.summary["model"], strict=True):
             if (behaviour, model) in owner:
                 raise MergeConflict(f"{behaviour} on {model} is in both {owner[behaviour, model]} and {name}")
             owner[behaviour, model] = name
-        for behaviour, ids in _case_sets(data).items():
-            if behaviour in cases and cases[behaviour][1] != ids:
-                first = cases[behaviour][0]
+        for behaviour, ids in _case_streams(data).items():
+            first, seen = cases.get(behaviour, (name, ids))
+            shorter, longer = sorted((seen, ids), key=len)
+            if longer[: len(shorter)] != shorter:
                 raise MergeConflict(
-                    f"{behaviour} was asked different cases in {first} and {name} (different seed, --examples or "
-                    "generator version?); rerun them with the same settings to compare sizes"
+                    f"{behaviour} was asked different cases in {first} and {name} (different seed or generator "
+                    "version?); rerun them with the same settings to compare sizes"
                 )
-            cases.setdefault(behaviour, (name, ids))
+            cases[behaviour] = (first if len(seen) >= len(ids) else name, longer)
     models: dict[str, dict] = {}
     for data in runs:
         for model in data.models:
@@ -54,6 +61,7 @@ def merge_reports(runs: Sequence[ReportData], names: Sequence[str]) -> ReportDat
     run = {
         **first,
         "family": "+".join(dict.fromkeys(str(data.run.get("family")) for data in runs)),
+        "stopping": _stopping(runs),
         "merged_from": [{"report": name, **data.run} for data, name in zip(runs, names, strict=True)],
     }
     return ReportData(

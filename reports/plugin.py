@@ -25,13 +25,24 @@ from reports.files import FolderError, FolderLock, hold_folder
 from reports.guard import BehaviourBroken, Guard, broken, refuse_parallel_workers
 from reports.render import write_views
 from reports.results import BehaviourResult, ReportData
-from reports.table import audit_failures, audit_table, breakdown_table, footnotes, rate_table, render
+from reports.stats import PAIR_TEST_WORDS, pair_stopping_alpha
+from reports.table import (
+    audit_failures,
+    audit_table,
+    breakdown_table,
+    footnotes,
+    rate_table,
+    render,
+    stopping_mode,
+)
 from runner.audit import BehaviourAudit, audit_cases, prefix_cases, prior_rate
-from runner.counting import BehaviourError, count_examples, is_counted_test
+from runner.counting import BehaviourError, CountedRun, ExampleRecord, count_examples, is_counted_test
 from runner.sampling import Example, draw_examples
 from runner.shrinking import minimal_failure
+from runner.stopping import BLOCK, RULE, Outcome, SizeOutcomes, SizeStopping
 
 DEFAULT_EXAMPLES = 200
+DEFAULT_CONFIDENCE = 0.95
 DEFAULT_REQUIRED_RATE = 0.5
 DEFAULT_SEED = 0
 REPORT = pytest.StashKey["ScalecheckReport"]()
@@ -51,7 +62,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--examples",
         type=int,
         default=None,
-        help=f"examples per behaviour and model (default: the behaviour marker's examples=, else {DEFAULT_EXAMPLES})",
+        help="the most examples per behaviour and model, a cap: each stops scoring once its verdicts are certain "
+        f"(with --fixed, exactly this many; default: the behaviour marker's examples=, else {DEFAULT_EXAMPLES})",
+    )
+    group.addoption(
+        "--confidence",
+        type=float,
+        default=DEFAULT_CONFIDENCE,
+        help=f"confidence of the sequential verdicts that stop scoring early (default {DEFAULT_CONFIDENCE}): "
+        "anytime-valid, so looking after every block of cases costs no error",
+    )
+    group.addoption(
+        "--fixed", action="store_true", help="score every one of --examples, no early stopping (McNemar trends)"
     )
     group.addoption(
         "--required-rate", type=float, default=None, help="pass rate every behaviour must reach (overrides its marker)"
@@ -78,6 +100,9 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"--examples must be at least 1, got {examples}")
     if required is not None and not 0.0 <= required <= 1.0:
         raise pytest.UsageError(f"--required-rate must be between 0 and 1, got {required}")
+    confidence = config.getoption("confidence")
+    if not 0.0 < confidence < 1.0:
+        raise pytest.UsageError(f"--confidence must be strictly between 0 and 1, got {confidence}: e.g. 0.95")
     refuse_parallel_workers(config)
     report = ScalecheckReport(config)
     config.stash[REPORT] = report
@@ -148,6 +173,8 @@ class ScalecheckReport:
         seed = config.getoption("hypothesis_seed", default=None)
         self.seed: Any = DEFAULT_SEED if seed is None else (int(seed) if str(seed).isdigit() else str(seed))
         self.examples: int | None = config.getoption("examples")
+        self.sequential: bool = not config.getoption("fixed")
+        self.confidence: float = config.getoption("confidence")
         here = Path(config.invocation_params.dir)
         self.directory = here / config.getoption("report_dir")
         self.baselines = here / config.getoption("baseline_dir")
@@ -235,29 +262,90 @@ class ScalecheckReport:
             if failures:
                 pytest.fail("\n".join(failures), pytrace=False)
             return True
+        stopping = None
         try:
-            result.run = count_examples(test, fixtures, fixtures["lm"], examples=examples, progress=progress)
+            if self.sequential and examples:
+                stopping = self._count_sequentially(result, test, fixtures, examples, notify)
+            else:
+                result.run = count_examples(test, fixtures, fixtures["lm"], examples=examples, progress=progress)
             self._audit(result, examples, fixtures["lm"])
         except BehaviourError as error:
             message = broken(f"{result.behaviour} on {result.model}", error, Path(self.config.rootpath))
             raise BehaviourBroken(message, pytrace=False) from None
         result.seconds = time.perf_counter() - started
-        failure = None if result.n and result.rate >= result.required_rate else self._below_required(result)
+        failure = None if result.meets_bar() else self._below_required(result, stopping)
         if failure is not None or self.config.getoption("save_baseline"):
             self._shrink(result, test, fixtures, notify)
         if self.gate is not None:
-            failure = self.gate.judge(result, test, fixtures, fixtures["lm"])
+            decision = None if stopping is None else stopping.gate_decision
+            failure = self.gate.judge(result, test, fixtures, fixtures["lm"], sequential=decision)
         elif failure is not None:
             failure = self._with_minimal_example(failure, result)
         pyfuncitem.user_properties.extend(
             (key, value)
             for key, value in result.summary().items()
-            if key in ("n", "passed", "rate", "required_rate", "baseline_verdict", "pinned") and value is not None
+            if key in ("n", "passed", "rate", "required_rate", "stopped", "baseline_verdict", "pinned")
+            and value is not None
         )
         result.seconds = time.perf_counter() - started
         if failure is not None:
             pytest.fail(failure, pytrace=False)
         return True
+
+    def _count_sequentially(
+        self, result: BehaviourResult, test: Any, fixtures: dict[str, Any], stream: list[Example], notify: Any
+    ) -> SizeStopping:
+        """Score the shared stream block by block until every verdict this size owes is certain, or to its end
+        (``runner.stopping``); the records are the stream's prefix, in order."""
+        stopping = SizeStopping(
+            bar=result.required_rate,
+            confidence=self.confidence,
+            cap=len(stream),
+            earlier=self._sizes_run(result.behaviour),
+            pair_alpha=pair_stopping_alpha(
+                sizes=sum(other.behaviour == result.behaviour for other in self.results.values()),
+                behaviours=len({other.behaviour for other in self.results.values()}),
+            ),
+            baseline=self._baseline_outcomes(result),
+            gate_alpha=self.gate.alpha if self.gate is not None else 0.05,
+            gate_tolerance=self.gate.tolerance if self.gate is not None else 0.0,
+        )
+        label = f"{result.model} · {result.behaviour}"
+        shown = Throttled(
+            10.0,
+            lambda _, seconds: notify(
+                f"{label}: {len(stopping.blocks)} blocks, {stopping.bar.decision.describe()} ({seconds:.0f} s)"
+            ),
+        )
+        result.run = CountedRun()
+        for start in range(0, len(stream), BLOCK):
+            counted = count_examples(test, fixtures, fixtures["lm"], examples=stream[start : start + BLOCK])
+            for record in counted.records:
+                result.run.add(record)
+            stopping.feed([_outcome(record) for record in counted.records], through=min(start + BLOCK, len(stream)))
+            last = stopping.done or start + BLOCK >= len(stream)
+            shown(None, final=last)
+            if last:
+                break
+        result.stopping = stopping.record()
+        return stopping
+
+    def _sizes_run(self, behaviour: str) -> list[SizeOutcomes]:
+        """The sizes that already ran this behaviour in this session (smaller first), for this size's pairs."""
+        return [
+            SizeOutcomes(
+                other.model,
+                {key: passed for key, passed in map(_outcome, other.run.records) if passed is not None},
+                other.stopping["through"],
+            )
+            for other in self.results.values()
+            if other.behaviour == behaviour and other.stopping is not None
+        ]
+
+    def _baseline_outcomes(self, result: BehaviourResult) -> dict[str, bool] | None:
+        if self.gate is None:
+            return None
+        return {str(key): bool(passed) for key, passed in self.gate.outcomes_before(result).items()} or None
 
     def _shrink(self, result: BehaviourResult, test: Any, fixtures: dict[str, Any], notify: Any) -> None:
         if result.run.passed == result.n:
@@ -272,13 +360,18 @@ class ScalecheckReport:
             result.minimal_failing_example, result.minimal_cases = found.report, found.cases
 
     @staticmethod
-    def _below_required(result: BehaviourResult) -> str:
+    def _below_required(result: BehaviourResult, stopping: SizeStopping | None) -> str:
         if result.n == 0:
             return f"{result.behaviour} on {result.model}: no example was evaluated (every draw was rejected)"
-        return (
+        message = (
             f"{result.behaviour} on {result.model}: pass rate {result.rate:.3f} ({result.run.passed}/{result.n}) "
             f"is below the required {result.required_rate:.2f}"
         )
+        if stopping is None:
+            return message
+        decision = stopping.bar.decision
+        judged = "" if decision.verdict != "undecided" else "; judged by its point estimate, as a fixed run is"
+        return f"{message}\nsequential bar: {decision.describe()} at {stopping.confidence:g} confidence{judged}"
 
     @staticmethod
     def _with_minimal_example(message: str, result: BehaviourResult) -> str:
@@ -313,10 +406,17 @@ class ScalecheckReport:
             "dtype": str(models.options.dtype).removeprefix("torch."),
             "seed": self.seed,
             "examples_per_behaviour": self.examples or "per behaviour (see results)",
+            "stopping": self._stopping_metadata(),
             "population": POPULATION.format(seed=self.seed),
             "versions": _package_versions(),
             "commit": _commit(Path(self.config.rootpath)),
         }
+
+    def _stopping_metadata(self) -> dict[str, Any]:
+        """How every size's n was chosen; the trend rule reads the mode to pick its pairwise test."""
+        if not self.sequential:
+            return {"mode": "fixed"}
+        return {"mode": RULE, "confidence": self.confidence, "block": BLOCK}
 
     def _model_rows(self) -> list[dict[str, Any]]:
         models = self.config.stash[SESSION_MODELS]
@@ -411,7 +511,8 @@ class ScalecheckReport:
             f"rate = share of the distinct cases drawn uniformly (seed {self.seed!r}, the same cases for every "
             "model) on which the behaviour's assertion held; loss = the prize's loss for the behaviour's metric; "
             "prior = the rate an answer preference alone gives (classes after content-free prompts); "
-            "trend: paired McNemar across sizes, Holm-corrected across behaviours (rule in report.md)"
+            f"trend: {PAIR_TEST_WORDS[stopping_mode(data)]} between sizes, Holm-corrected across behaviours "
+            "(rule in report.md)"
         )
         if self.gate is not None:
             terminalreporter.section(f"scalecheck: against baseline {self.gate.baseline.name}")
@@ -425,3 +526,8 @@ class ScalecheckReport:
             terminalreporter.write_line(f"results: {self.directory}")
         if self.saved_baseline is not None:
             terminalreporter.write_line(f"baseline saved: {self.saved_baseline}")
+
+
+def _outcome(record: ExampleRecord) -> Outcome:
+    """An example as the stopping rules see it: its case key and whether it passed (None: too long, not scored)."""
+    return record.key, None if record.too_long else record.passed

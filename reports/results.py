@@ -27,8 +27,10 @@ EXAMPLES_CSV = "examples.csv"
 SUMMARY_COLUMNS = [
     "behaviour", "model", "status", "n", "passed", "rate", "ci_low", "ci_high", "loss", "loss_ci", "metric",
     "prior_rate", "required_rate", "examples", "drawn", "too_long", "seconds", "nodeid", "minimal_failing_example",
-    "error", "error_kind", "baseline_verdict", "pinned",
+    "error", "error_kind", "baseline_verdict", "pinned", "stopped", "bar_verdict", "stopping",
 ]  # fmt: skip
+"""``stopped`` (why a sequential run stopped scoring: "decided" or "cap"), ``bar_verdict`` (its bar decision:
+"above", "below" or "undecided") and ``stopping`` (the whole stopping record) are empty in a fixed run."""
 ERROR_KINDS = ("model", "behaviour")
 """Why an item errored: its model could not be loaded, or the behaviour itself is broken (bad data, a strategy
 that cannot draw, a test body that raises something other than a failed assertion)."""
@@ -58,6 +60,8 @@ class BehaviourResult:
     minimal_cases: Mapping[str, Case] = field(default_factory=dict)
     prior_rate: float | None = None
     run: CountedRun = field(default_factory=CountedRun)
+    stopping: dict[str, Any] | None = None
+    """A sequential run's stopping record (``runner.stopping.SizeStopping.record``); None in a fixed run."""
 
     @property
     def n(self) -> int:
@@ -66,6 +70,15 @@ class BehaviourResult:
     @property
     def rate(self) -> float:
         return self.run.rate
+
+    def meets_bar(self) -> bool:
+        """The item's pass/fail against its required rate. Sequential: the anytime-valid bar decision, which stays
+        valid although the run looked after every block; undecided at the cap (the whole stream scored, as a fixed
+        run) the point estimate, as a fixed run judges it."""
+        verdict = "undecided" if self.stopping is None else self.stopping["bar"]["verdict"]
+        if verdict != "undecided":
+            return verdict == "above"
+        return bool(self.n) and self.rate >= self.required_rate
 
     def losses(self) -> list[float]:
         """Each example's loss under the metric that judged it (the prize's loss for that metric)."""
@@ -104,6 +117,9 @@ class BehaviourResult:
             "error_kind": self.error_kind,
             "baseline_verdict": self.baseline_verdict,
             "pinned": self.pinned,
+            "stopped": None if self.stopping is None else self.stopping["stopped"],
+            "bar_verdict": None if self.stopping is None else self.stopping["bar"]["verdict"],
+            "stopping": self.stopping,
         }
 
     def example_rows(self) -> Iterable[dict[str, Any]]:
@@ -150,6 +166,13 @@ class BehaviourResult:
 def judged(examples: pd.DataFrame) -> pd.DataFrame:
     """The example rows with a verdict: a too-long example (``passed`` empty) is neither a pass nor a fail."""
     return examples if examples.empty else examples[examples["passed"].notna()]
+
+
+def stream_order(examples: pd.DataFrame) -> list[str]:
+    """A behaviour's case ids in the order they were drawn: every model's rows are a prefix of the shared stream
+    in that order, so the longest one, then any others, gives it (also across merged runs)."""
+    by_model = sorted((rows["case_id"].tolist() for _, rows in examples.groupby("model", sort=False)), key=len)
+    return list(dict.fromkeys(case for ids in reversed(by_model) for case in ids))
 
 
 def axis_counts(examples: pd.DataFrame) -> dict[str, dict[str, int]]:

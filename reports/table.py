@@ -8,8 +8,8 @@ from __future__ import annotations
 import pandas as pd
 from tabulate import tabulate
 
-from reports.results import ReportData, judged
-from reports.stats import trend_p_value, trend_verdicts
+from reports.results import ReportData, judged, stream_order
+from reports.stats import PAIR_TESTS, trend_p_value, trend_verdicts
 from runner.audit import AXIS_ALPHA
 
 
@@ -27,6 +27,8 @@ def rate_rows(data: ReportData) -> pd.DataFrame:
         "loss",
         "loss_ci",
         "prior_rate",
+        "stopped",
+        "bar_verdict",
     ]
     rows = data.summary[[*columns, "required_rate", "too_long"]].copy()
     rows["too_long"] = rows["too_long"].fillna(0)  # reports written before prompts were checked for length
@@ -34,13 +36,32 @@ def rate_rows(data: ReportData) -> pd.DataFrame:
 
 
 def footnotes(data: ReportData) -> list[str]:
-    """What the rate cells leave out of n: examples too long for a model's context, which were not scored."""
+    """What the rate cells need said under them: how a sequential run chose each n, and the examples too long for
+    a model's context, which were not scored and are not in n."""
     rows = rate_rows(data)
-    return [
+    return stopping_note(data) + [
         f"{row.behaviour} on {row.model}: {int(row.too_long)} examples longer than the model's context were not "
         "scored (too long: neither passed nor failed, not in n; see examples.csv)"
         for row in rows[rows["too_long"] > 0].itertuples()
     ]
+
+
+STOPPING_NOTE = (
+    "n = cases scored, a prefix of the behaviour's case stream (the same for every size). decided: the size "
+    "stopped once its bar verdict was certain at {confidence:g} confidence (an anytime-valid test, so looking after "
+    "every block of {block} cases costs no error) and so was each paired comparison with the sizes run before it "
+    "(or those ran out of shared cases) and, with --compare, the gate; cap: it scored the whole stream with some of "
+    "these undecided; undecided at cap: its bar verdict was one of them, and pass/fail is by the point estimate, as "
+    "in a fixed run. Stopping rules: docs/sequential.md."
+)
+
+
+def stopping_note(data: ReportData) -> list[str]:
+    """The footnote a sequential run's table needs: what n and the reason in each cell mean."""
+    stopping = data.run.get("stopping") or {}
+    if stopping.get("mode") != "sequential":
+        return []
+    return [STOPPING_NOTE.format(confidence=stopping["confidence"], block=stopping["block"])]
 
 
 def _cell(row: pd.Series, *, full: bool) -> str:
@@ -50,7 +71,14 @@ def _cell(row: pd.Series, *, full: bool) -> str:
     loss = f" loss {row['loss']:.2f}" if not pd.isna(row["loss"]) else ""
     too_long = f"; {int(row['too_long'])} too long" if row["too_long"] > 0 else ""
     prior = f" prior {row['prior_rate']:.2f}" if not pd.isna(row["prior_rate"]) else ""
-    return f"{row['rate']:.2f} {interval} (n={row['n']}{too_long}){loss}{prior}"
+    return f"{row['rate']:.2f} {interval} (n={row['n']}{_stopped(row)}{too_long}){loss}{prior}"
+
+
+def _stopped(row: pd.Series) -> str:
+    """Why a sequential run stopped scoring this cell (nothing in a fixed run)."""
+    if pd.isna(row["stopped"]):
+        return ""
+    return ", undecided at cap" if row["bar_verdict"] == "undecided" else f", {row['stopped']}"
 
 
 def _by_model(frame: pd.DataFrame, index: str, values: str, models: list[str]) -> pd.DataFrame:
@@ -72,27 +100,42 @@ def rate_table(data: ReportData, *, full: bool = False) -> pd.DataFrame:
 
 
 def paired_outcomes(data: ReportData, behaviour: str) -> pd.DataFrame:
-    """Pass/fail of each case (rows) under each model (columns, size order), cases answered by every model only."""
-    examples = judged(data.examples_of(behaviour))
+    """Pass/fail of each case (rows, in stream order) under each model (columns, size order); empty where a model
+    gave no verdict on the case (a sequential run stopped before it, or it was too long for the model)."""
+    examples = data.examples_of(behaviour)
     if examples.empty:
         return pd.DataFrame()
-    outcomes = examples.pivot_table(index="case_id", columns="model", values="passed", aggfunc="first")
+    outcomes = examples.pivot(index="case_id", columns="model", values="passed").reindex(stream_order(examples))
     models = [model for model in data.model_labels if model in outcomes.columns]
-    return outcomes[models].dropna().astype(bool)
+    return outcomes[models]
+
+
+def stopping_mode(data: ReportData) -> str:
+    """ "sequential" if the run stopped each size when its verdicts were certain, else "fixed" (older reports too)."""
+    return str((data.run.get("stopping") or {}).get("mode", "fixed"))
 
 
 def trend_table(data: ReportData) -> pd.DataFrame:
-    """The verdict for each behaviour across the sizes that produced results, paired over identical cases."""
+    """The verdict for each behaviour across the sizes that produced results, each pair on the cases both
+    answered, with the pairwise test of the run's stopping mode."""
+    compare = PAIR_TESTS[stopping_mode(data)]
     behaviours = list(data.summary["behaviour"].unique())
     families, shared = [], []
     for behaviour in behaviours:
         outcomes = paired_outcomes(data, behaviour)
-        families.append([outcomes[model].tolist() for model in outcomes.columns] if not outcomes.empty else [])
-        shared.append(len(outcomes))
+        families.append(
+            [[None if pd.isna(passed) else bool(passed) for passed in outcomes[model]] for model in outcomes.columns]
+        )
+        shared.append(len(outcomes.dropna()))
     verdicts = {
-        behaviour: {"trend": verdict, "sizes": len(columns), "shared_cases": cases, "p_value": trend_p_value(columns)}
+        behaviour: {
+            "trend": verdict,
+            "sizes": len(columns),
+            "shared_cases": cases,
+            "p_value": trend_p_value(columns, compare=compare),
+        }
         for behaviour, verdict, columns, cases in zip(
-            behaviours, trend_verdicts(families), families, shared, strict=True
+            behaviours, trend_verdicts(families, compare=compare), families, shared, strict=True
         )
     }
     return pd.DataFrame.from_dict(verdicts, orient="index")

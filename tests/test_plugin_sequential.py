@@ -1,0 +1,183 @@
+"""Sequential stopping end to end (issue #12): each behaviour x model stops once its verdicts are certain."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.project import examples, results
+from tests.scripted import ScriptedBackend, obeys_at_rate, pattern_symbols
+
+RATED = """
+[tool.scalecheck.families.rated]
+sizes = [
+    {{label = "small@{small}", python = "tests.scripted:with_rate", params = 1000}},
+    {{label = "large@{large}", python = "tests.scripted:with_rate", params = 2000}},
+]
+"""
+
+
+def rated(suite: pytest.Pytester, small: str, large: str) -> pytest.Pytester:
+    suite.makepyprojecttoml(RATED.format(small=small, large=large))
+    return suite
+
+
+def by_model(suite: pytest.Pytester) -> dict[str, dict[str, Any]]:
+    return {row["model"]: row for row in results(suite)["results"]}
+
+
+def test_clear_verdicts_stop_after_one_block(suite: pytest.Pytester) -> None:
+    outcome = suite.runpytest("behaviours/", "--model-family", "scripted", "--examples", "200")
+    outcome.assert_outcomes(passed=1, failed=1)
+    outcome.stdout.fnmatch_lines(
+        [
+            "repetition_suppression on completes: pass rate 0.000 (0/20) is below the required 0.50",
+            "sequential bar: below, decided at n=20: pass rate 0.000 [[]0.000, 0.*] at 0.95 confidence",
+        ]
+    )
+    outcome.stdout.re_match_lines(
+        [r"repetition_suppression\s+0\.00 \[0\.00,0\.16\] \(n=20, decided\) .*1\.00 \[0\.84,1\.00\] \(n=20, decided\)"]
+    )
+    rows = by_model(suite)
+    assert {model: (row["n"], row["stopped"], row["bar_verdict"], row["status"]) for model, row in rows.items()} == {
+        "completes": (20, "decided", "below", "failed"),
+        "obeys": (20, "decided", "above", "passed"),
+    }
+    assert len(examples(suite)) == 40
+
+
+def test_a_model_at_the_bar_goes_to_the_cap_undecided_and_is_judged_as_a_fixed_run(suite: pytest.Pytester) -> None:
+    outcome = rated(suite, "0.50", "0.51").runpytest(
+        "behaviours/", "--model-family", "rated", "--model-sizes", "small@0.50", "--examples", "100"
+    )
+    row = by_model(suite)["small@0.50"]
+    assert (row["n"], row["stopped"], row["bar_verdict"]) == (100, "cap", "undecided")
+    assert row["status"] == ("passed" if row["rate"] >= 0.5 else "failed")
+    assert row["stopping"]["blocks"] == [20, 40, 60, 80, 100]
+    outcome.stdout.re_match_lines([r"repetition_suppression\s+0\.\d\d \[0\.\d\d,0\.\d\d\] \(n=100, undecided at cap\)"])
+
+
+def test_fixed_scores_every_example(suite: pytest.Pytester) -> None:
+    suite.runpytest("behaviours/", "--model-family", "scripted", "--examples", "60", "--fixed")
+    document = results(suite)
+    assert document["run"]["stopping"] == {"mode": "fixed"}
+    assert [(row["n"], row["stopped"], row["stopping"]) for row in document["results"]] == [(60, None, None)] * 2
+
+
+def test_results_json_records_the_stopping_rule_the_blocks_and_the_final_interval(suite: pytest.Pytester) -> None:
+    rated(suite, "0.30", "0.05").runpytest("behaviours/", "--model-family", "rated", "--examples", "200")
+    document = results(suite)
+    assert document["run"]["stopping"] == {"mode": "sequential", "confidence": 0.95, "block": 20}
+    record = by_model(suite)["large@0.05"]["stopping"]
+    assert {"rule", "block", "confidence", "cap", "through", "blocks", "stopped", "bar", "pairs", "gate"} <= set(record)
+    assert record["rule"] == "sequential" and record["block"] == 20 and record["cap"] == 200
+    assert record["blocks"] == list(range(20, record["through"] + 1, 20))
+    bar = record["bar"]
+    assert bar["verdict"] == "below" and bar["interval"][1] < 0.5 and "Waudby-Smith" in bar["rule"]
+    assert [pair["against"] for pair in record["pairs"]] == ["small@0.30"] and record["gate"] is None
+
+
+def test_a_later_size_keeps_drawing_for_its_pair_with_the_earlier_one(suite: pytest.Pytester) -> None:
+    """Its own bar is certain after one block; it stops only when the pair is decided or no shared case is left."""
+    rated(suite, "0.30", "0.05").runpytest("behaviours/", "--model-family", "rated", "--examples", "200")
+    rows = by_model(suite)
+    small, large = rows["small@0.30"], rows["large@0.05"]
+    pair = large["stopping"]["pairs"][0]
+    assert large["stopping"]["bar"]["n"] == 20 < large["n"] <= small["n"]
+    assert (pair["stopped"] == "decided" and pair["n"] == large["n"]) or (
+        pair["stopped"] == "exhausted" and large["n"] == small["n"]
+    )
+    frame = examples(suite)
+    streams = {model: list(rows["case_id"]) for model, rows in frame.groupby("model")}
+    assert streams["large@0.05"] == streams["small@0.30"][: large["n"]]  # a prefix of the same stream
+
+
+def test_a_sequential_trend_uses_anytime_p_values(suite: pytest.Pytester) -> None:
+    outcome = rated(suite, "0.95", "0.05").runpytest(
+        "behaviours/", "--model-family", "rated", "--examples", "200", "--required-rate", "0.5"
+    )
+    outcome.stdout.re_match_lines([r"repetition_suppression\s+.*\(n=\d+, decided\).*\(n=\d+, decided\).*\sinverse\s*$"])
+    assert "anytime-valid paired betting test" in (suite.path / "scalecheck-report" / "report.md").read_text()
+
+
+def test_confidence_outside_zero_and_one_is_a_one_line_usage_error(suite: pytest.Pytester) -> None:
+    outcome = suite.runpytest("behaviours/", "--model-family", "scripted", "--confidence", "1.5")
+    assert outcome.ret == pytest.ExitCode.USAGE_ERROR
+    outcome.stderr.fnmatch_lines(["ERROR: --confidence must be strictly between 0 and 1, got 1.5: e.g. 0.95"])
+
+
+GATE = """
+[tool.scalecheck.families.release]
+sizes = [{label = "m@0.80", python = "tests.scripted:with_rate", params = 1000}]
+
+[tool.scalecheck.families.candidates]
+sizes = [{label = "new@0.30", python = "tests.scripted:with_rate", params = 1001}]
+"""
+
+
+def test_the_gate_stops_early_on_a_big_regression(suite: pytest.Pytester) -> None:
+    suite.makepyprojecttoml(GATE)
+    suite.runpytest(
+        "behaviours/", "--model-family", "release", "--examples", "200", "--fixed", "--save-baseline", "rel"
+    )
+    outcome = suite.runpytest(
+        "behaviours/", "--model-family", "candidates", "--examples", "200", "--compare", "rel:m@0.80"
+    )
+    outcome.assert_outcomes(failed=1)
+    row = results(suite)["results"][0]
+    gate = row["stopping"]["gate"]
+    assert gate["verdict"] == "regression" and gate["stopped"] == "decided" and row["n"] < 200
+    assert (
+        row["baseline_verdict"].startswith("regression vs rel:m@0.80: 0.7")
+        and f"anytime-valid gate, decided at n={gate['n']}" in row["baseline_verdict"]
+    )
+    outcome.stdout.fnmatch_lines(["*new@0.30: regression vs rel:m@0.80*anytime-valid gate, decided at n=*"])
+
+
+def remembers_at_rate(*, spec: Any, device: str, dtype: Any) -> ScriptedBackend:
+    """A ``name@rate`` scripted model with a fingerprint, so the score cache keeps its scores."""
+    backend = ScriptedBackend(
+        spec.label, lambda prompt: pattern_symbols(prompt)[1 if obeys_at_rate(spec.label, prompt) else 0]
+    )
+    backend.fingerprint = f"scripted-{spec.label}"  # type: ignore[attr-defined]
+    SCORED.append(backend)
+    return backend
+
+
+SCORED: list[ScriptedBackend] = []
+
+
+def test_a_rerun_is_answered_by_the_score_cache_block_by_block(
+    suite: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SCALECHECK_CACHE", str(tmp_path / "cache"))
+    suite.makepyprojecttoml(
+        "[tool.scalecheck.families.remembering]\n"
+        'sizes = [{label = "m@0.50", python = "tests.test_plugin_sequential:remembers_at_rate"}]'
+    )
+    SCORED.clear()
+    arguments = ["behaviours/", "--model-family", "remembering", "--examples", "100", "-p", "no:cacheprovider"]
+    for _ in range(2):
+        suite.runpytest(*arguments)
+        assert results(suite)["results"][0]["stopping"]["blocks"] == [20, 40, 60, 80, 100]
+    assert [backend.requests_scored > 0 for backend in SCORED] == [True, False]
+
+
+def test_runs_of_separate_sizes_merge_though_they_stopped_at_different_n(suite: pytest.Pytester) -> None:
+    from reports.__main__ import main
+
+    rated(suite, "0.30", "0.02")
+    for size in ("small@0.30", "large@0.02"):
+        suite.runpytest(
+            "behaviours/", "--model-family", "rated", "--model-sizes", size, "--examples", "200",
+            "--report-dir", f"run-{size}",
+        )  # fmt: skip
+    merged = suite.path / "merged"
+    folders = [str(suite.path / "run-small@0.30"), str(suite.path / "run-large@0.02")]
+    assert main(["merge", *folders, "--out", str(merged)]) == 0
+    document = json.loads((merged / "results.json").read_text())
+    assert document["run"]["stopping"]["mode"] == "sequential"
+    assert sorted(row["n"] for row in document["results"]) != [200, 200]
