@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.project import examples, results
-from tests.scripted import ScriptedBackend, obeys_at_rate, pattern_symbols
 
 RATED = """
 [tool.scalecheck.families.rated]
@@ -135,35 +133,6 @@ def test_the_gate_stops_early_on_a_big_regression(suite: pytest.Pytester) -> Non
         and f"anytime-valid gate, decided at n={gate['n']}" in row["baseline_verdict"]
     )
     outcome.stdout.fnmatch_lines(["*new@0.30: regression vs rel:m@0.80*anytime-valid gate, decided at n=*"])
-
-
-def remembers_at_rate(*, spec: Any, device: str, dtype: Any) -> ScriptedBackend:
-    """A ``name@rate`` scripted model with a fingerprint, so the score cache keeps its scores."""
-    backend = ScriptedBackend(
-        spec.label, lambda prompt: pattern_symbols(prompt)[1 if obeys_at_rate(spec.label, prompt) else 0]
-    )
-    backend.fingerprint = f"scripted-{spec.label}"  # type: ignore[attr-defined]
-    SCORED.append(backend)
-    return backend
-
-
-SCORED: list[ScriptedBackend] = []
-
-
-def test_a_rerun_is_answered_by_the_score_cache_block_by_block(
-    suite: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("SCALECHECK_CACHE", str(tmp_path / "cache"))
-    suite.makepyprojecttoml(
-        "[tool.scalecheck.families.remembering]\n"
-        'sizes = [{label = "m@0.50", python = "tests.test_plugin_sequential:remembers_at_rate"}]'
-    )
-    SCORED.clear()
-    arguments = ["behaviours/", "--model-family", "remembering", "--examples", "100", "-p", "no:cacheprovider"]
-    for _ in range(2):
-        suite.runpytest(*arguments)
-        assert results(suite)["results"][0]["stopping"]["blocks"] == [20, 40, 60, 80, 100]
-    assert [backend.requests_scored > 0 for backend in SCORED] == [True, False]
 
 
 def test_runs_of_separate_sizes_merge_though_they_stopped_at_different_n(suite: pytest.Pytester) -> None:

@@ -17,7 +17,8 @@ from models.registry import ModelSpec
 from models.score_cache import ScoreStore, checkpoint_identity, model_fingerprint
 from models.scoring import SCORER_VERSION
 from models.under_test import ModelUnderTest
-from tests.scripted import ScriptedBackend, pattern_symbols
+from tests.project import results
+from tests.scripted import ScriptedBackend, obeys, with_rate
 from tests.tiny_models import build_tiny_model, load_tiny_model
 
 REQUESTS = [(f"A, B, A, B{',' * (i % 3)} {i}", continuation) for i in range(12) for continuation in (" A", " B")]
@@ -191,8 +192,9 @@ def test_a_reloaded_local_model_answers_from_the_store(
 
 
 def remembers(*, spec: Any, device: str, dtype: Any) -> ScriptedBackend:
-    """A scripted model with a fingerprint, so the suite keeps its scores."""
-    backend = ScriptedBackend(spec.label, lambda prompt: pattern_symbols(prompt)[1])
+    """A scripted model with a fingerprint, so the suite keeps its scores: ``obeys``, or ``name@rate`` as
+    ``with_rate`` answers."""
+    backend = (with_rate if "@" in spec.label else obeys)(spec=spec, device=device, dtype=dtype)
     backend.fingerprint = f"scripted-{spec.label}"  # type: ignore[attr-defined]
     SCORED.append(backend)
     return backend
@@ -201,15 +203,24 @@ def remembers(*, spec: Any, device: str, dtype: Any) -> ScriptedBackend:
 SCORED: list[ScriptedBackend] = []
 
 
+@pytest.mark.parametrize(
+    ("label", "examples", "blocks"),
+    [("obeys", "20", [20]), ("m@0.50", "100", [20, 40, 60, 80, 100])],
+    ids=["one-block", "block-by-block-to-the-cap"],
+)
 def test_a_rerun_of_the_suite_scores_nothing_unless_the_cache_is_off(
-    suite: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    suite: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, label: str, examples: str, blocks: list
 ) -> None:
     monkeypatch.setenv("SCALECHECK_CACHE", str(tmp_path / "cache"))
     suite.makepyprojecttoml(
-        '[tool.scalecheck.families.remembering]\nsizes = [{label = "obeys", python = "tests.test_score_cache:remembers"}]'
+        f'[tool.scalecheck.families.remembering]\nsizes = [{{label = "{label}", python = "tests.test_score_cache:remembers"}}]'
     )
-    arguments = ["behaviours/", "--model-family", "remembering", "--examples", "20", "-p", "no:cacheprovider"]
+    arguments = ["behaviours/", "--model-family", "remembering", "--examples", examples, "-p", "no:cacheprovider"]
     SCORED.clear()
+    runs = []
     for extra in ([], [], ["--no-score-cache"]):
-        suite.runpytest(*arguments, *extra).assert_outcomes(passed=1)
+        suite.runpytest(*arguments, *extra)
+        row = results(suite)["results"][0]
+        runs.append((row["status"], row["stopping"]["blocks"]))
     assert [backend.requests_scored > 0 for backend in SCORED] == [True, False, True]
+    assert runs[0][1] == blocks and runs == [runs[0]] * 3
