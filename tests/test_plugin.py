@@ -211,6 +211,10 @@ BAD_OPTIONS = {
         "--device cuda: torch sees no CUDA device here; use --device cpu (or auto)",
     ),
     "unknown-dtype": (["--model-family", "scripted", "--dtype", "float8"], "--dtype 'float8' is not one of *"),
+    "confidence-outside-0-1": (
+        ["--model-family", "scripted", "--confidence", "1.5"],
+        "--confidence must be strictly between 0 and 1, got 1.5: e.g. 0.95",
+    ),
 }
 
 

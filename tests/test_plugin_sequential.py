@@ -101,12 +101,6 @@ def test_a_sequential_trend_uses_anytime_p_values(suite: pytest.Pytester) -> Non
     assert "anytime-valid paired betting test" in (suite.path / "scalecheck-report" / "report.md").read_text()
 
 
-def test_confidence_outside_zero_and_one_is_a_one_line_usage_error(suite: pytest.Pytester) -> None:
-    outcome = suite.runpytest("behaviours/", "--model-family", "scripted", "--confidence", "1.5")
-    assert outcome.ret == pytest.ExitCode.USAGE_ERROR
-    outcome.stderr.fnmatch_lines(["ERROR: --confidence must be strictly between 0 and 1, got 1.5: e.g. 0.95"])
-
-
 GATE = """
 [tool.scalecheck.families.release]
 sizes = [{label = "m@0.80", python = "tests.scripted:with_rate", params = 1000}]
