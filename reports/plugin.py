@@ -312,10 +312,7 @@ class ScalecheckReport:
         )
         label = f"{result.model} · {result.behaviour}"
         shown = Throttled(
-            10.0,
-            lambda _, seconds: notify(
-                f"{label}: {len(stopping.blocks)} blocks, {stopping.bar.decision.describe()} ({seconds:.0f} s)"
-            ),
+            10.0, lambda final, seconds: notify(f"{label}: {stopping.describe(final=final)} ({seconds:.0f} s)")
         )
         result.run = CountedRun()
         for start in range(0, len(stream), BLOCK):
@@ -324,7 +321,7 @@ class ScalecheckReport:
                 result.run.add(record)
             stopping.feed([_outcome(record) for record in counted.records], through=min(start + BLOCK, len(stream)))
             last = stopping.done or start + BLOCK >= len(stream)
-            shown(None, final=last)
+            shown(last, final=last)
             if last:
                 break
         result.stopping = stopping.record()

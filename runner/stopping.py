@@ -162,6 +162,19 @@ class SizeStopping:
         """Why scoring ended: "decided" (``done``), else "cap" (the stream ran out first)."""
         return "decided" if self.done else "cap"
 
+    def describe(self, *, final: bool) -> str:
+        """One progress line: n, each decision so far, and (``final``) why scoring stopped."""
+        bar = self.bar.decision
+        parts = [f"bar {bar.verdict}" + (f" at n={bar.n}" if bar.verdict != "undecided" else "")]
+        parts += [
+            f"vs {pair.earlier.model} {pair.sequence.decision.verdict}"
+            + (" (no more shared cases)" if pair.exhausted and not pair.decided else "")
+            for pair in self.pairs
+        ]
+        if self.gate is not None:
+            parts.append(f"gate {self.gate.sequence.decision.verdict}")
+        return f"n={self.n}: {', '.join(parts)}" + (f"; stopped: {self.stopped}" if final else "")
+
     @property
     def gate_decision(self) -> Decision | None:
         return None if self.gate is None else self.gate.sequence.decision

@@ -59,6 +59,9 @@ def test_a_pair_is_done_once_the_earlier_size_has_no_more_shared_cases() -> None
     pair = stopping.record()["pairs"][0]
     assert stopping.n == 40 and stopping.stopped == "decided"
     assert (pair["verdict"], pair["stopped"], pair["n"]) == ("undecided", "exhausted", 40)
+    assert stopping.describe(final=True) == (
+        "n=40: bar below at n=20, vs small undecided (no more shared cases); stopped: decided"
+    )
 
 
 def test_the_gate_stops_as_soon_as_a_regression_is_certain() -> None:
