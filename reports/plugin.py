@@ -62,18 +62,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--examples",
         type=int,
         default=None,
-        help="the most examples per behaviour and model, a cap: each stops scoring once its verdicts are certain "
-        f"(with --fixed, exactly this many; default: the behaviour marker's examples=, else {DEFAULT_EXAMPLES})",
+        help="examples per behaviour and model (with --sequential, a cap: each stops scoring once its verdicts are "
+        f"certain; default: the behaviour marker's examples=, else {DEFAULT_EXAMPLES})",
     )
     group.addoption(
         "--confidence",
         type=float,
         default=DEFAULT_CONFIDENCE,
-        help=f"confidence of the sequential verdicts that stop scoring early (default {DEFAULT_CONFIDENCE}): "
+        help=f"with --sequential, confidence of the verdicts that stop scoring early (default {DEFAULT_CONFIDENCE}): "
         "anytime-valid, so looking after every block of cases costs no error",
     )
     group.addoption(
-        "--fixed", action="store_true", help="score every one of --examples, no early stopping (McNemar trends)"
+        "--sequential",
+        action="store_true",
+        help="stop scoring a behaviour x model once its bar, pair and gate verdicts are certain (anytime-valid "
+        "betting tests, blocks of 20); trends then use anytime-valid p-values. Default: score every example "
+        "(McNemar trends)",
     )
     group.addoption(
         "--required-rate", type=float, default=None, help="pass rate every behaviour must reach (overrides its marker)"
@@ -173,7 +177,7 @@ class ScalecheckReport:
         seed = config.getoption("hypothesis_seed", default=None)
         self.seed: Any = DEFAULT_SEED if seed is None else (int(seed) if str(seed).isdigit() else str(seed))
         self.examples: int | None = config.getoption("examples")
-        self.sequential: bool = not config.getoption("fixed")
+        self.sequential: bool = config.getoption("sequential")
         self.confidence: float = config.getoption("confidence")
         here = Path(config.invocation_params.dir)
         self.directory = here / config.getoption("report_dir")

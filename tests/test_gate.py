@@ -29,9 +29,7 @@ sizes = [
 @pytest.fixture
 def gated(suite: pytest.Pytester) -> pytest.Pytester:
     suite.makepyprojecttoml(GATE_FAMILY)
-    saved = suite.runpytest(
-        "behaviours/", "--model-family", "release", "--examples", "200", "--fixed", "--save-baseline", "rel"
-    )
+    saved = suite.runpytest("behaviours/", "--model-family", "release", "--examples", "200", "--save-baseline", "rel")
     saved.stdout.fnmatch_lines(["baseline saved: *rel"])
     return suite
 
@@ -40,7 +38,7 @@ def run_against(suite: pytest.Pytester, size: str, *options: str) -> pytest.RunR
     """The fixed gate (every one of 200 cases, exact McNemar); tests/test_plugin_sequential.py has the sequential one."""
     return suite.runpytest(
         "behaviours/", "--model-family", "candidates", "--model-sizes", size, "--examples", "200",
-        "--compare", "rel:m@0.80", "--fixed", *options,
+        "--compare", "rel:m@0.80", *options,
     )  # fmt: skip
 
 

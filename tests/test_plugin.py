@@ -13,7 +13,7 @@ from tests.project import BEHAVIOUR, examples, results
 
 
 def test_rates_follow_the_scripted_answers_and_the_table_is_ordered_by_size(suite: pytest.Pytester) -> None:
-    outcome = suite.runpytest("behaviours/", "--model-family", "scripted", "--examples", "200", "--fixed")
+    outcome = suite.runpytest("behaviours/", "--model-family", "scripted", "--examples", "200")
     outcome.assert_outcomes(passed=1, failed=1)
     outcome.stdout.re_match_lines(
         [
@@ -43,7 +43,7 @@ def test_failure_shows_the_rate_and_hypothesis_minimal_example(suite: pytest.Pyt
 
 
 def test_every_example_is_recorded_and_every_size_sees_the_same_cases(suite: pytest.Pytester) -> None:
-    suite.runpytest("behaviours/", "--model-family", "scripted", "--examples", "150", "--fixed")
+    suite.runpytest("behaviours/", "--model-family", "scripted", "--examples", "150")
     frame = examples(suite)
     ids = {model: set(group["case_id"]) for model, group in frame.groupby("model")}
     assert ids["completes"] == ids["obeys"]
@@ -55,9 +55,7 @@ def test_every_example_is_recorded_and_every_size_sees_the_same_cases(suite: pyt
 def test_cases_are_spread_over_every_template_and_repetition_count(suite: pytest.Pytester) -> None:
     from generators import TEMPLATES
 
-    suite.runpytest(
-        "behaviours/", "--model-family", "scripted", "--model-sizes", "obeys", "--examples", "400", "--fixed"
-    )
+    suite.runpytest("behaviours/", "--model-family", "scripted", "--model-sizes", "obeys", "--examples", "400")
     axes = results(suite)["behaviours"]["repetition_suppression"]["axes"]
     assert set(axes["template"]) == {template.id for template in TEMPLATES}
     assert set(axes["repetitions"]) == {str(count) for count in range(3, 11)}
@@ -107,8 +105,8 @@ def test_a_model_that_fails_to_load_is_reported_and_the_others_still_run(suite: 
     assert outcome.ret == 6  # a model could not be loaded: more than a missed bar
     outcome.stdout.re_match_lines(
         [
-            r"repetition_suppression\s+0\.00 \[0\.00,0\.16\] \(n=20, decided\) loss 5\.01 prior 0\.00\s+error\s+"
-            r"1\.00 \[0\.84,1\.00\] \(n=20, decided\) loss 0\.01 prior 0\.00"
+            r"repetition_suppression\s+0\.00 \[0\.00,0\.16\] \(n=20\) loss 5\.01 prior 0\.00\s+error\s+"
+            r"1\.00 \[0\.84,1\.00\] \(n=20\) loss 0\.01 prior 0\.00"
         ]
     )
     by_model = {row["model"]: row for row in results(suite)["results"]}
@@ -157,9 +155,7 @@ def _rated_family(name: str, rates: list[float]) -> str:
 )
 def test_trend_verdict_of_a_scripted_family(suite: pytest.Pytester, rates: list[float], verdict: str) -> None:
     suite.makepyprojecttoml(_rated_family("shaped", rates))
-    outcome = suite.runpytest(
-        "behaviours/", "--model-family", "shaped", "--examples", "120", "--required-rate", "0", "--fixed"
-    )
+    outcome = suite.runpytest("behaviours/", "--model-family", "shaped", "--examples", "120", "--required-rate", "0")
     outcome.stdout.re_match_lines([rf"repetition_suppression\s+.*\s{verdict}\s*$"])
     report = (suite.path / "scalecheck-report" / "report.md").read_text()
     assert re.search(rf"\| {verdict}\s*\|", report)
@@ -167,7 +163,7 @@ def test_trend_verdict_of_a_scripted_family(suite: pytest.Pytester, rates: list[
 
 def test_breakdown_by_an_axis(suite: pytest.Pytester) -> None:
     outcome = suite.runpytest(
-        "behaviours/", "--model-family", "scripted", "--examples", "100", "--breakdown", "repetitions", "--fixed"
+        "behaviours/", "--model-family", "scripted", "--examples", "100", "--breakdown", "repetitions"
     )
     outcome.stdout.fnmatch_lines(
         ["repetition_suppression by repetitions:", "*repetitions*completes*obeys*", "3 *0.00 (n=*1.00 (n=*"]
@@ -322,7 +318,7 @@ def test_a_costly_behaviour_declares_fewer_examples_and_the_option_overrides_it(
             "@pytest.mark.behaviour(required_rate=0.5)", "@pytest.mark.behaviour(examples=30)"
         )
     )
-    suite.runpytest("behaviours/", "--model-family", "scripted", "--model-sizes", "obeys", "--fixed")
+    suite.runpytest("behaviours/", "--model-family", "scripted", "--model-sizes", "obeys")
     row = results(suite)["results"][0]
     assert row["examples"] == 30 and 25 <= row["n"] <= 30
     suite.runpytest("behaviours/", "--model-family", "scripted", "--model-sizes", "obeys", "--examples", "60")

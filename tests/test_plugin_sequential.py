@@ -28,7 +28,7 @@ def by_model(suite: pytest.Pytester) -> dict[str, dict[str, Any]]:
 
 
 def test_clear_verdicts_stop_after_one_block(suite: pytest.Pytester) -> None:
-    outcome = suite.runpytest("behaviours/", "--model-family", "scripted", "--examples", "200")
+    outcome = suite.runpytest("behaviours/", "--model-family", "scripted", "--examples", "200", "--sequential")
     outcome.assert_outcomes(passed=1, failed=1)
     outcome.stdout.fnmatch_lines(
         [
@@ -49,7 +49,7 @@ def test_clear_verdicts_stop_after_one_block(suite: pytest.Pytester) -> None:
 
 def test_a_model_at_the_bar_goes_to_the_cap_undecided_and_is_judged_as_a_fixed_run(suite: pytest.Pytester) -> None:
     outcome = rated(suite, "0.50", "0.51").runpytest(
-        "behaviours/", "--model-family", "rated", "--model-sizes", "small@0.50", "--examples", "100"
+        "behaviours/", "--model-family", "rated", "--model-sizes", "small@0.50", "--examples", "100", "--sequential"
     )
     row = by_model(suite)["small@0.50"]
     assert (row["n"], row["stopped"], row["bar_verdict"]) == (100, "cap", "undecided")
@@ -58,15 +58,17 @@ def test_a_model_at_the_bar_goes_to_the_cap_undecided_and_is_judged_as_a_fixed_r
     outcome.stdout.re_match_lines([r"repetition_suppression\s+0\.\d\d \[0\.\d\d,0\.\d\d\] \(n=100, undecided at cap\)"])
 
 
-def test_fixed_scores_every_example(suite: pytest.Pytester) -> None:
-    suite.runpytest("behaviours/", "--model-family", "scripted", "--examples", "60", "--fixed")
+def test_by_default_every_example_is_scored(suite: pytest.Pytester) -> None:
+    suite.runpytest("behaviours/", "--model-family", "scripted", "--examples", "60")
     document = results(suite)
     assert document["run"]["stopping"] == {"mode": "fixed"}
     assert [(row["n"], row["stopped"], row["stopping"]) for row in document["results"]] == [(60, None, None)] * 2
 
 
 def test_results_json_records_the_stopping_rule_the_blocks_and_the_final_interval(suite: pytest.Pytester) -> None:
-    rated(suite, "0.30", "0.05").runpytest("behaviours/", "--model-family", "rated", "--examples", "200")
+    rated(suite, "0.30", "0.05").runpytest(
+        "behaviours/", "--model-family", "rated", "--examples", "200", "--sequential"
+    )
     document = results(suite)
     assert document["run"]["stopping"] == {"mode": "sequential", "confidence": 0.95, "block": 20}
     record = by_model(suite)["large@0.05"]["stopping"]
@@ -80,7 +82,9 @@ def test_results_json_records_the_stopping_rule_the_blocks_and_the_final_interva
 
 def test_a_later_size_keeps_drawing_for_its_pair_with_the_earlier_one(suite: pytest.Pytester) -> None:
     """Its own bar is certain after one block; it stops only when the pair is decided or no shared case is left."""
-    rated(suite, "0.30", "0.05").runpytest("behaviours/", "--model-family", "rated", "--examples", "200")
+    rated(suite, "0.30", "0.05").runpytest(
+        "behaviours/", "--model-family", "rated", "--examples", "200", "--sequential"
+    )
     rows = by_model(suite)
     small, large = rows["small@0.30"], rows["large@0.05"]
     pair = large["stopping"]["pairs"][0]
@@ -95,7 +99,7 @@ def test_a_later_size_keeps_drawing_for_its_pair_with_the_earlier_one(suite: pyt
 
 def test_a_sequential_trend_uses_anytime_p_values(suite: pytest.Pytester) -> None:
     outcome = rated(suite, "0.95", "0.05").runpytest(
-        "behaviours/", "--model-family", "rated", "--examples", "200", "--required-rate", "0.5"
+        "behaviours/", "--model-family", "rated", "--examples", "200", "--required-rate", "0.5", "--sequential"
     )
     outcome.stdout.re_match_lines([r"repetition_suppression\s+.*\(n=\d+, decided\).*\(n=\d+, decided\).*\sinverse\s*$"])
     assert "anytime-valid paired betting test" in (suite.path / "scalecheck-report" / "report.md").read_text()
@@ -112,11 +116,9 @@ sizes = [{label = "new@0.30", python = "tests.scripted:with_rate", params = 1001
 
 def test_the_gate_stops_early_on_a_big_regression(suite: pytest.Pytester) -> None:
     suite.makepyprojecttoml(GATE)
-    suite.runpytest(
-        "behaviours/", "--model-family", "release", "--examples", "200", "--fixed", "--save-baseline", "rel"
-    )
+    suite.runpytest("behaviours/", "--model-family", "release", "--examples", "200", "--save-baseline", "rel")
     outcome = suite.runpytest(
-        "behaviours/", "--model-family", "candidates", "--examples", "200", "--compare", "rel:m@0.80"
+        "behaviours/", "--model-family", "candidates", "--examples", "200", "--compare", "rel:m@0.80", "--sequential"
     )
     outcome.assert_outcomes(failed=1)
     row = results(suite)["results"][0]
@@ -135,7 +137,7 @@ def test_runs_of_separate_sizes_merge_though_they_stopped_at_different_n(suite: 
     rated(suite, "0.30", "0.02")
     for size in ("small@0.30", "large@0.02"):
         suite.runpytest(
-            "behaviours/", "--model-family", "rated", "--model-sizes", size, "--examples", "200",
+            "behaviours/", "--model-family", "rated", "--model-sizes", size, "--examples", "200", "--sequential",
             "--report-dir", f"run-{size}",
         )  # fmt: skip
     merged = suite.path / "merged"

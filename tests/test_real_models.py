@@ -30,9 +30,7 @@ def cases() -> list:
     patterns = [
         Pattern(alphabet=a.name, a=a.symbols[0], b=a.symbols[1], listing=" ".join(a.symbols)) for a in ALPHABETS
     ]
-    return [
-        build_repetition_case(p, 3 + i % 8, TEMPLATES[i % len(TEMPLATES)]) for i, p in enumerate(patterns)
-    ]
+    return [build_repetition_case(p, 3 + i % 8, TEMPLATES[i % len(TEMPLATES)]) for i, p in enumerate(patterns)]
 
 
 def naive(model: ModelUnderTest, context: str, continuation: str) -> float:

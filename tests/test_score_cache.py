@@ -215,7 +215,8 @@ def test_a_rerun_of_the_suite_scores_nothing_unless_the_cache_is_off(
     suite.makepyprojecttoml(
         f'[tool.scalecheck.families.remembering]\nsizes = [{{label = "{label}", python = "tests.test_score_cache:remembers"}}]'
     )
-    arguments = ["behaviours/", "--model-family", "remembering", "--examples", examples, "-p", "no:cacheprovider"]
+    arguments = ["behaviours/", "--model-family", "remembering", "--examples", examples, "--sequential"]
+    arguments += ["-p", "no:cacheprovider"]
     SCORED.clear()
     runs = []
     for extra in ([], [], ["--no-score-cache"]):
