@@ -67,8 +67,9 @@ def markdown_report(data: ReportData, *, breakdowns: Sequence[str] = (), plots: 
         render(rate_table(data, full=True), markdown=True),
         *(f"\n{note}" for note in footnotes(data)),
         "",
-        "Cells: pass rate [95% Wilson interval], n distinct cases, mean classification loss (the prize's: negative "
-        "log-probability of the right class, normalised over the classes).",
+        "Cells: pass rate [95% Wilson interval], n distinct cases, mean loss under the behaviour's metric (the "
+        "prize's; for classification the negative log-probability of the right class, normalised over the classes), "
+        "and the prior: the rate an answer preference alone gives (the validity audit's control, below).",
         "",
         f"**Trend rule.** {trend_rule(stopping_mode(data))}",
         "",
