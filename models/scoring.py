@@ -301,7 +301,7 @@ class HFBackend:
         ):
             logits = self.model(
                 input_ids=torch.tensor([pack.tokens], device=device),
-                attention_mask=ancestor_mask(pack.parents, dtype).to(device),
+                attention_mask=None if gathered else ancestor_mask(pack.parents, dtype).to(device),
                 position_ids=torch.tensor([pack.positions], device=device),
                 logits_to_keep=torch.tensor(keep, device=device),
                 use_cache=False,

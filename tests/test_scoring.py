@@ -11,7 +11,7 @@ import pytest
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from models import tree_attention
+from models import scoring, tree_attention
 from models.cpu_kernels import onednn_available, onednn_linears
 from models.prefix_packing import ancestor_mask, pack_prefixes
 from models.scoring import PACK_TOKENS, HFBackend, Request
@@ -302,10 +302,11 @@ def test_a_sequence_too_long_for_memory_on_its_own_is_raised(tiny: dict[str, Any
 
 
 class IgnoresCustomMasks(OutOfMemoryAboveTokens):
-    """A model whose forward drops a 4-D mask and explicit positions, as some architectures' code does."""
+    """A model whose forward drops a pack's layout (its 4-D mask or, with sdpa, no mask, and its explicit
+    positions), as some architectures' code does; padded batches come with a 2-D mask and keep theirs."""
 
     def forward(self, input_ids: torch.Tensor, **kwargs: Any) -> Any:
-        if kwargs["attention_mask"].dim() == 4:
+        if kwargs["attention_mask"] is None or kwargs["attention_mask"].dim() == 4:
             kwargs["attention_mask"] = kwargs["position_ids"] = None
         return super().forward(input_ids, **kwargs)
 
@@ -391,21 +392,29 @@ def test_onednn_linears_are_exact_and_restored() -> None:
     assert torch.allclose(got, expected, atol=1e-5, rtol=1e-5)
 
 
-def test_sdpa_models_attend_along_each_sequence_path(tiny: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    """With sdpa, a pack's attention runs row by row over each sequence's own path, not over the whole pack."""
+def test_sdpa_models_attend_in_blocks_over_ancestors_only(
+    tiny: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With sdpa, a pack's attention runs in blocks of consecutive nodes, each over its queries' ancestors only:
+    a block's keys are a path and a few branches, not the whole pack."""
     model, tokenizer = tiny["llama"]
-    shapes: list[tuple[int, ...]] = []
-    attend = tree_attention.sdpa_attention_forward
+    layouts: list[tree_attention.TreeLayout] = []
 
-    def spy(module: Any, query: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
-        shapes.append(tuple(query.shape))
-        return attend(module, query, *args, **kwargs)
+    def recording(*args: Any, **kwargs: Any) -> tree_attention.TreeLayout:
+        layouts.append(tree_attention.tree_layout(*args, **kwargs))
+        return layouts[-1]
 
-    monkeypatch.setattr(tree_attention, "sdpa_attention_forward", spy)
+    monkeypatch.setattr(scoring, "tree_layout", recording)
     backend = HFBackend(model, tokenizer, label="llama")
     expected = [naive_loglikelihood(model, tokenizer, *request) for request in REQUESTS]
     assert backend.loglikelihoods(REQUESTS) == pytest.approx(expected, abs=TOLERANCE, rel=0)
-    assert shapes and all(shape[2] <= tree_attention.ROW_QUERIES for shape in shapes)
+    assert layouts and all(layout.mask.shape[2] == tree_attention.BLOCK_QUERIES for layout in layouts)
+    assert max(layout.nodes for layout in layouts) > 2 * tree_attention.BLOCK_QUERIES
+    assert all(
+        layout.key_index.shape[1] < layout.nodes
+        for layout in layouts
+        if layout.nodes > 2 * tree_attention.BLOCK_QUERIES
+    )
     assert model.config._attn_implementation == "sdpa"
 
 
