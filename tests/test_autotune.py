@@ -15,7 +15,10 @@ from transformers import PreTrainedModel
 from models import autotune, tree_attention
 from models.autotune import KERNELS, PATHS, Layout, PlanStore, cpu_name, layout_cost, race, slice_length, slices
 from models.cpu_kernels import onednn_available
+from models.loading import LoadOptions, load_model
+from models.registry import ModelSpec
 from models.scoring import HFBackend, Request
+from tests.project import results
 from tests.test_scoring import REQUESTS, TOLERANCE, naive_loglikelihood
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -260,3 +263,28 @@ def test_layout_costs_count_tree_nodes_and_padded_cells() -> None:
     assert layout_cost(Layout(True, 100), inputs) == 4 + 1 + 1  # (1, 2) is inside the first path
     assert layout_cost(Layout(False, 2), inputs) == 4 * 2 + 2 * 2
     assert str(Layout(True, 256)) == "tree/256" and str(Layout(False, 8)) == "padded/8"
+
+
+def test_load_options_reach_the_scorer_and_a_local_load_draws_no_bar(
+    tiny_dirs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SCALECHECK_CACHE", str(tmp_path))
+    spec = ModelSpec(label="tiny", source="path", ref=str(tiny_dirs["gpt2"]))
+    options = LoadOptions(device="cpu", dtype=torch.float32, batch_size=3, scoring_path="padded", onednn="off")
+    model, facts = load_model(spec, options, lambda _: None)
+    backend = model.backend
+    assert isinstance(backend, HFBackend)
+    assert (backend.path, backend.onednn, backend.batch_size) == ("padded", False, 3)
+    assert backend.plans is not None and backend.plans.path == tmp_path / "scoring-plans.json"
+    assert facts["scoring"] is backend.scoring
+    model.close()
+    assert "Loading weights" not in capfd.readouterr().err
+
+
+def test_the_run_records_the_cpu_and_each_models_scoring_choices(suite: pytest.Pytester) -> None:
+    suite.runpytest("behaviours/", "--model-family", "scripted", "--examples", "20", "--scoring-path", "padded")
+    run = results(suite)["run"]
+    assert run["cpu"] == cpu_name()
+    assert set(run["scoring"]) == {"obeys", "completes"}  # scripted models choose nothing: None each
+    outcome = suite.runpytest("behaviours/", "--model-family", "scripted", "--scoring-path", "sideways")
+    assert outcome.ret == pytest.ExitCode.USAGE_ERROR
