@@ -343,15 +343,19 @@ class HFBackend:
         if not onednn_layers(self.model):  # no float32 CPU linear layer, or no oneDNN in this torch: no choice
             self.onednn = False
             return
-        layout = Layout(False, self.batch_size)
         inputs = sorted(pending, key=len, reverse=True)
+        if not inputs:
+            return
+        # Batches only as big as a slice needs: a slice of sixteen 800-token prompts would spend the slower
+        # kernel's extra time on 25k tokens to learn what 1k tell.
+        layout = Layout(False, min(self.batch_size, max(1, autotune.SLICE_TOKENS // len(inputs[0]))))
         planned = slices([True, False], inputs, lambda _, rows: slice_length(layout, rows))
         if planned is None:
             return
         started = self.clock()
         rates = yield from race(
             planned,
-            lambda onednn, rows: self._with_kernels(onednn, self._padded(targets, {row: pending[row] for row in rows})),
+            lambda onednn, rows: self._with_kernels(onednn, self._laid_out(targets, pending, layout, rows)),
             lambda _, rows: layout_cost(layout, rows),
             self.clock,
         )
