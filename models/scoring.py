@@ -276,6 +276,7 @@ class HFBackend:
         pending = dict(sharing)
         yield from self._race_kernels(targets, pending)
         yield from self._race_layouts(targets, pending)
+        self.scoring.update(onednn=self.onednn, pack_tokens=self.pack_tokens, batch_size=self.batch_size)
         short = {key: indices for key, indices in pending.items() if len(key) <= self.pack_tokens}
         tree = self._tree_pays(targets, short)
         self._count("tree", len(short) if tree else 0)
@@ -319,7 +320,6 @@ class HFBackend:
 
     def _note(self, what: str, how: str, rates: dict[str, float] | None, seconds: float | None = None) -> None:
         """Record a choice for the report, and say it in one progress line."""
-        self.scoring.update(onednn=self.onednn, pack_tokens=self.pack_tokens, batch_size=self.batch_size)
         self.scoring["tuning"][what] = {"how": how, "seconds_per_token": rates, "race_seconds": seconds}
         if self.notify is None:
             return
