@@ -43,6 +43,8 @@ SLICE_TOKENS = 1024
 ROUNDS = 2
 """Slices per candidate, in alternating order; the faster slice counts, so a burst of another process's work on a
 shared machine does not decide."""
+SPREAD = 1.25
+"""How far apart one candidate's slices may be for a race's outcome to be remembered."""
 PACK_SIZES = (256, 1024)
 BATCH_SIZES = (8, 16)
 
@@ -113,10 +115,10 @@ def race(
     run: Callable[[Candidate, Sequence[Tokens]], Iterator[Scores]],
     cost: Callable[[Candidate, Sequence[Tokens]], int],
     clock: Callable[[], float],
-) -> Generator[Scores, None, dict[Candidate, float]]:
-    """Score each slice with its candidate, yielding the scores; return each candidate's best seconds per computed
-    token. Only the candidate's own work is timed, not what the caller does with the yielded scores."""
-    best: dict[Candidate, float] = {}
+) -> Generator[Scores, None, dict[Candidate, list[float]]]:
+    """Score each slice with its candidate, yielding the scores; return each candidate's seconds per computed
+    token, one per slice. Only the candidate's own work is timed, not what the caller does with the scores."""
+    rates: dict[Candidate, list[float]] = {}
     for candidate, piece in planned:
         batches = run(candidate, piece)
         seconds = 0.0
@@ -127,8 +129,20 @@ def race(
             if scores is None:
                 break
             yield scores
-        best[candidate] = min(best.get(candidate, math.inf), seconds / cost(candidate, piece))
-    return best
+        rates.setdefault(candidate, []).append(seconds / cost(candidate, piece))
+    return rates
+
+
+def best(rates: dict[Candidate, list[float]]) -> dict[Candidate, float]:
+    """Each candidate's fastest slice: a slice slowed by another process's burst of work does not decide."""
+    return {candidate: min(values) for candidate, values in rates.items()}
+
+
+def settled(rates: dict[Candidate, list[float]]) -> bool:
+    """Whether every candidate's slices agree within ``SPREAD``: if not, the machine's speed moved under the race
+    (another process, a 2-thread team waiting for a preempted thread), and the outcome is used for this session
+    but not remembered."""
+    return all(max(values) <= SPREAD * min(values) for values in rates.values())
 
 
 def fastest(rates: dict[Candidate, float], work: Callable[[Candidate], int]) -> Candidate:

@@ -29,11 +29,13 @@ from models.autotune import (
     PATHS,
     Layout,
     PlanStore,
+    best,
     cpu_name,
     fastest,
     layout_cost,
     plan_key,
     race,
+    settled,
     slice_length,
     slices,
 )
@@ -331,9 +333,13 @@ class HFBackend:
         spent = f" in {seconds:.1f} s of real work" if seconds is not None else ""
         self.notify(f"{self.label}: {what} {how} on this CPU{spent} (ms per computed token: {timings}): {chosen}")
 
-    def _remember(self, **fields: Any) -> None:
+    def _kept(self, rates: dict[Any, list[float]], **fields: Any) -> str:
+        """Store a race's outcome if its timings were steady (``settled``); say which."""
+        if not settled(rates):
+            return "measured (timings unsteady, so not remembered)"
         if self.plans is not None:
             self.plans.update(self._plan_key(), cpu=cpu_name(), **fields)
+        return "measured"
 
     def _race_kernels(self, targets: Sequence[Tokens], pending: dict[Tokens, list[int]]) -> Iterator[Scores]:
         """oneDNN against the stock linears, on slices of this call's padded batches, once per machine and model."""
@@ -360,10 +366,15 @@ class HFBackend:
             self.clock,
         )
         self._take(pending, planned)
-        self.onednn = min(rates, key=rates.__getitem__)
-        table = {("oneDNN" if onednn else "stock"): rate for onednn, rate in rates.items()}
-        self._note("kernel", "measured", table, self.clock() - started)
-        self._remember(onednn=self.onednn, kernel_seconds_per_token=table)
+        fastest_slices = best(rates)
+        self.onednn = min(fastest_slices, key=fastest_slices.__getitem__)
+        table = {("oneDNN" if onednn else "stock"): rate for onednn, rate in fastest_slices.items()}
+        self._note(
+            "kernel",
+            self._kept(rates, onednn=self.onednn, kernel_seconds_per_token=table),
+            table,
+            self.clock() - started,
+        )
 
     def _with_kernels(self, onednn: bool | None, batches: Iterator[Scores]) -> Iterator[Scores]:
         with self._kernels(onednn):
@@ -395,23 +406,26 @@ class HFBackend:
             self.clock,
         )
         self._take(pending, planned)
+        fastest_slices = best(rates)
         remaining = [key for key in short if key in pending] or sorted(short)
-        best = {
+        chosen = {
             tree: fastest(
-                {layout: rate for layout, rate in rates.items() if layout.tree == tree},
+                {layout: rate for layout, rate in fastest_slices.items() if layout.tree == tree},
                 lambda layout: layout_cost(layout, remaining),
             )
             for tree in (True, False)
             if any(layout.tree == tree for layout in rates)
         }
-        if True in best:
-            self.pack_tokens = best[True].size
-        if False in best:
-            self.batch_size = best[False].size
-        self.layout_rates = {layout: rates[layout] for layout in best.values()}
-        table = {str(layout): rate for layout, rate in rates.items()}
-        self._note("layout", "measured", table, self.clock() - started)
-        self._remember(pack_tokens=self.pack_tokens, batch_size=self.batch_size, layout_seconds_per_token=table)
+        if True in chosen:
+            self.pack_tokens = chosen[True].size
+        if False in chosen:
+            self.batch_size = chosen[False].size
+        self.layout_rates = {layout: fastest_slices[layout] for layout in chosen.values()}
+        table = {str(layout): rate for layout, rate in fastest_slices.items()}
+        kept = self._kept(
+            rates, pack_tokens=self.pack_tokens, batch_size=self.batch_size, layout_seconds_per_token=table
+        )
+        self._note("layout", kept, table, self.clock() - started)
 
     def _take(self, pending: dict[Tokens, list[int]], planned: Sequence[tuple[object, list[Tokens]]]) -> None:
         """Drop what a race scored from the call's pending inputs, and count it."""
