@@ -99,17 +99,15 @@ def left_padded(rows: Sequence[Tokens], pad_id: int) -> tuple[torch.Tensor, torc
 
 def summed_logprobs(logits: torch.Tensor, targets: Sequence[Sequence[tuple[int, int]]]) -> list[float]:
     """For each target, the sum in float64 of the log-probability ``logits[slot]`` gives ``token``, over its
-    (slot, token) pairs, where ``logits`` has shape (slots, vocabulary). Each picked logit minus its row's
-    log-sum-exp: the log-softmax of the whole row (a quarter of a GB for 128 rows of Gemma's vocabulary) is never
-    written."""
+    (slot, token) pairs, where ``logits`` has shape (slots, vocabulary). The whole rows' log-softmax, as
+    lm-evaluation-harness takes it: ``logsumexp`` alone differs from it by up to 7e-5 over Gemma's 262k entries."""
     slots, tokens, owners = [], [], []
     for number, target in enumerate(targets):
         for slot, token in target:
             slots.append(slot)
             tokens.append(token)
             owners.append(number)
-    logits = logits.float()
-    picked = (logits[slots, tokens] - torch.logsumexp(logits, dim=-1)[slots]).double()
+    picked = torch.log_softmax(logits.float(), dim=-1)[slots, tokens].double()
     sums = torch.zeros(len(targets), dtype=torch.float64, device=picked.device)
     sums.index_add_(0, torch.tensor(owners, device=picked.device), picked)
     return sums.tolist()
