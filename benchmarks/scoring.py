@@ -250,10 +250,10 @@ def run(args: argparse.Namespace, scratch: Path) -> int:
     plans = PlanStore(scratch / "scoring-plans.json")
     chosen: list[HFBackend] = []
 
-    def suite_path() -> list[float]:
+    def suite_path(store: Path = store_path) -> list[float]:
         backend = HFBackend(model, tokenizer, label=args.model, plans=plans, notify=lambda line: print(f"  {line}"))
         chosen.append(backend)
-        under_test = ModelUnderTest(backend, args.model, store=ScoreStore(store_path, fingerprint))
+        under_test = ModelUnderTest(backend, args.model, store=ScoreStore(store, fingerprint))
         under_test.prefetch(requests)
         return under_test.loglikelihoods(requests)
 
@@ -264,6 +264,13 @@ def run(args: argparse.Namespace, scratch: Path) -> int:
     rows.append(timed("(a) scalecheck rerun: answered by the persistent score cache", suite_path))
     hook.remove()
     rows[-1].note = f"{len(calls)} forward passes"
+    rows.append(
+        timed(
+            "(a) scalecheck, a later session: plan remembered, empty score cache",
+            lambda: suite_path(scratch / "later-scores.sqlite"),
+        )
+    )
+    rows[-1].note = plan_of(chosen[-1])
     auto = chosen[0]
     if args.ablations:
         sizes = {"pack_tokens": auto.pack_tokens, "batch_size": auto.batch_size}

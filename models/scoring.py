@@ -29,6 +29,7 @@ from models.autotune import (
     PATHS,
     Layout,
     PlanStore,
+    batch_rows,
     best,
     cpu_name,
     fastest,
@@ -347,13 +348,10 @@ class HFBackend:
         if not onednn_layers(self.model):  # no float32 CPU linear layer, or no oneDNN in this torch: no choice
             self.onednn = False
             return
-        inputs = sorted(pending, key=len, reverse=True)
-        if not inputs:
-            return
-        # Batches only as big as a slice needs: a slice of sixteen 800-token prompts would spend the slower
-        # kernel's extra time on 25k tokens to learn what 1k tell.
-        layout = Layout(False, min(self.batch_size, max(1, autotune.SLICE_TOKENS // len(inputs[0]))))
-        planned = slices([True, False], inputs, lambda _, rows: slice_length(layout, rows))
+        layout = Layout(False, self.batch_size)
+        planned = slices(
+            [True, False], sorted(pending, key=len, reverse=True), lambda _, rows: slice_length(layout, rows)
+        )
         if planned is None:
             return
         started = self.clock()
@@ -504,15 +502,15 @@ class HFBackend:
     def _padded(
         self, targets: Sequence[Tokens], sharing: dict[Tokens, list[int]], batch: int | None = None
     ) -> Iterator[Scores]:
-        """Length-sorted, left-padded batches of ``batch`` (default ``batch_size``) inputs, halving the batch on
-        out-of-memory and remembering it."""
+        """Length-sorted, left-padded batches of up to ``batch`` (default ``batch_size``) inputs and
+        ``PASS_TOKENS`` cells, halving the batch on out-of-memory and remembering it."""
         # Longest first, as lm-eval does: if anything runs out of memory, it is the first batch.
         inputs = sorted(sharing, key=len, reverse=True)
         batch = batch or self.batch_size
         queue = self._queue()
         start = 0
         while start < len(inputs):
-            rows = inputs[start : start + batch]
+            rows = inputs[start : start + batch_rows(len(inputs[start]), batch)]
             try:
                 queue.add(*self._forward_padded(rows, sharing, targets))
             except _OutOfMemoryError:

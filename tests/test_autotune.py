@@ -18,9 +18,11 @@ from models.autotune import (
     PATHS,
     Layout,
     PlanStore,
+    batch_rows,
     best,
     cpu_name,
     layout_cost,
+    padded_batches,
     race,
     settled,
     slice_length,
@@ -303,6 +305,13 @@ def test_layout_costs_count_tree_nodes_and_padded_cells() -> None:
     assert layout_cost(Layout(True, 100), inputs) == 4 + 1 + 1  # (1, 2) is inside the first path
     assert layout_cost(Layout(False, 2), inputs) == 4 * 2 + 2 * 2
     assert str(Layout(True, 256)) == "tree/256" and str(Layout(False, 8)) == "padded/8"
+
+
+def test_a_padded_batch_holds_its_size_in_inputs_or_a_pass_worth_of_cells_whichever_is_less() -> None:
+    assert padded_batches([(1,) * 50] * 20, 16) == [(50, 16, True), (50, 4, False)]
+    assert padded_batches([(1,) * 100] * 20, 16) == [(100, 10, True), (100, 10, True)]
+    assert padded_batches([(1,) * 800] * 2, 16) == [(800, 1, True), (800, 1, True)]
+    assert batch_rows(5000, 16) == 1
 
 
 def test_load_options_reach_the_scorer_and_a_local_load_draws_no_bar(

@@ -12,6 +12,7 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from models import scoring, tree_attention
+from models.autotune import batch_rows
 from models.cpu_kernels import onednn_available, onednn_linears
 from models.prefix_packing import ancestor_mask, pack_prefixes
 from models.scoring import PACK_TOKENS, HFBackend, Request
@@ -221,8 +222,8 @@ def test_out_of_memory_halves_the_batch_and_remembers_it(tiny: dict[str, Any]) -
     expected = [naive_loglikelihood(model, tokenizer, context, continuation) for context, continuation in REQUESTS]
     assert backend.loglikelihoods(REQUESTS) == pytest.approx(expected, abs=TOLERANCE, rel=0)
     assert backend.batch_size == 2
-    inputs = {tuple(sum(backend.tokenize_request(*request), [])[:-1]) for request in REQUESTS}
-    attempts = [len(inputs)]
+    longest = max(len(sum(backend.tokenize_request(*request), [])) - 1 for request in REQUESTS)
+    attempts = [batch_rows(longest, 16)]  # the longest inputs first, as many as fit in a pass's cells
     while attempts[-1] > 2:
         attempts.append(attempts[-1] // 2)
     assert wrapped.rows[: len(attempts)] == attempts
