@@ -59,6 +59,10 @@ PACK_TOKENS = 256
 """Tree nodes per forward pass until measured (``models.autotune``), and where nothing is measured."""
 BATCH_SIZE = 16
 """Inputs per padded batch until measured, and on a GPU (halved on out-of-memory)."""
+TREE_INPUT_TOKENS = 256
+"""Longer inputs are scored in padded batches. Blocked tree attention over a long path pads every block's keys to
+the longest: the few-shot behaviour's 220-560-token prompts took 49 s in packs of 1,024 nodes against 36 s padded,
+though the tree computed 12% fewer tokens (SmolLM2, 2-core AMD EPYC)."""
 HEAD_ROWS = 128
 """Scored positions per LM-head call (``HeadQueue``)."""
 
@@ -267,8 +271,7 @@ class HFBackend:
         return targets, sharing
 
     def _scores(self, targets: Sequence[Tokens], sharing: dict[Tokens, list[int]]) -> Iterator[Scores]:
-        """Every input's scores: first whatever races still have to measure, then the rest the chosen way.
-        Inputs longer than a pack go to padded batches: a pack of one shares nothing."""
+        """Every input's scores: first whatever races still have to measure, then the rest the chosen way."""
         if not sharing:
             return
         self._recall()
@@ -278,7 +281,7 @@ class HFBackend:
         yield from self._race_kernels(targets, pending)
         yield from self._race_layouts(targets, pending)
         self.scoring.update(onednn=self.onednn, pack_tokens=self.pack_tokens, batch_size=self.batch_size)
-        short = {key: indices for key, indices in pending.items() if len(key) <= self.pack_tokens}
+        short = {key: indices for key, indices in pending.items() if len(key) <= self._tree_limit(self.pack_tokens)}
         tree = self._tree_pays(targets, short)
         self._count("tree", len(short) if tree else 0)
         self._count("padded", len(pending) - (len(short) if tree else 0))
@@ -383,7 +386,7 @@ class HFBackend:
             return
         open_pack, open_batch = self._open_sizes
         packs = autotune.PACK_SIZES if open_pack else (self.pack_tokens,)
-        short = {key: indices for key, indices in pending.items() if len(key) <= min(packs)}
+        short = {key: indices for key, indices in pending.items() if len(key) <= self._tree_limit(min(packs))}
         candidates = []
         if self.path != "padded" and self._packs(targets, short):
             candidates += [Layout(True, size) for size in packs]
@@ -441,6 +444,12 @@ class HFBackend:
         if layout.tree:
             return self._packed(targets, sharing, budget=layout.size)
         return self._padded(targets, sharing, batch=layout.size)
+
+    @staticmethod
+    def _tree_limit(pack_tokens: int) -> int:
+        """The longest input a pack of ``pack_tokens`` nodes takes: a longer one would be a pack of its own, and one
+        longer than ``TREE_INPUT_TOKENS`` attends along its path slower than its sharing saves."""
+        return min(pack_tokens, TREE_INPUT_TOKENS)
 
     def _tree_pays(self, targets: Sequence[Tokens], short: dict[Tokens, list[int]]) -> bool:
         """Whether this call's short inputs go through the prefix tree: asked for or measured faster for this
