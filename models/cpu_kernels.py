@@ -42,13 +42,12 @@ def onednn_available() -> bool:
     return got.shape == expected.shape and (got - expected).abs().max().item() <= _PROBE_TOLERANCE * scale
 
 
-@contextmanager
-def onednn_linears(model: torch.nn.Module) -> Iterator[int]:
-    """Route the model's float32 CPU ``nn.Linear`` layers through oneDNN while inside; yields how many.
-
-    Nothing is copied: each layer keeps its own weight and only its ``forward`` is replaced, and restored on exit.
-    """
-    layers = [
+def onednn_layers(model: torch.nn.Module) -> list[torch.nn.Linear]:
+    """The layers ``onednn_linears`` would route through oneDNN: float32 ``nn.Linear`` on the CPU, not already
+    routed; none where this torch has no working oneDNN linear."""
+    if not onednn_available():
+        return []
+    return [
         module
         for module in model.modules()
         if type(module) is torch.nn.Linear
@@ -56,7 +55,16 @@ def onednn_linears(model: torch.nn.Module) -> Iterator[int]:
         and module.weight.dtype == torch.float32
         and "forward" not in module.__dict__
     ]
-    if not layers or not onednn_available():
+
+
+@contextmanager
+def onednn_linears(model: torch.nn.Module) -> Iterator[int]:
+    """Route the model's float32 CPU ``nn.Linear`` layers through oneDNN while inside; yields how many.
+
+    Nothing is copied: each layer keeps its own weight and only its ``forward`` is replaced, and restored on exit.
+    """
+    layers = onednn_layers(model)
+    if not layers:
         yield 0
         return
     for module in layers:

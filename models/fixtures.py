@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from models.autotune import KERNELS, PATHS, cpu_name
 from models.device import DEVICE_CHOICES, DTYPES, free_memory, resolve_device, resolve_dtype
 from models.loading import LoadError, LoadOptions, Notify, load_model
 from models.packaged import PackageNotInstalledError
@@ -30,6 +31,8 @@ class SessionModels:
     family: Family
     options: LoadOptions
     loads: dict[str, dict[str, object]] = field(default_factory=dict)
+    cpu: str = field(default_factory=cpu_name)
+    """The CPU this session scores on (vendor, model, AVX-512/AMX): scoring speed and the chosen path depend on it."""
 
 
 SESSION_MODELS = pytest.StashKey[SessionModels]()
@@ -51,7 +54,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--dtype", default="auto", help=f"auto|{'|'.join(DTYPES)} (default auto: float32 on CPU, bfloat16 on GPU)"
     )
-    group.addoption("--batch-size", type=int, default=16, help="prompts per forward pass; halves itself on OOM")
+    group.addoption(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="prompts per padded forward pass (default: measured on a CPU, 16 on a GPU); halves itself on OOM",
+    )
+    group.addoption(
+        "--scoring-path",
+        default="auto",
+        choices=PATHS,
+        help="auto: whichever of prefix tree and padded batches was measured faster on this CPU for this model "
+        "(timed at the first scoring call, remembered in $SCALECHECK_CACHE/scoring-plans.json); tree or padded "
+        "force one. Scores are the same either way",
+    )
+    group.addoption(
+        "--onednn",
+        default="auto",
+        choices=KERNELS,
+        help="float32 linear layers on the CPU through oneDNN: auto measures them against the stock kernels",
+    )
     group.addoption(
         "--no-score-cache",
         action="store_true",
@@ -80,8 +102,10 @@ def pytest_configure(config: pytest.Config) -> None:
             score_cache=not config.getoption("no_score_cache"),
             trust_remote_code=config.getoption("trust_remote_code"),
             allow_pickle=config.getoption("allow_pickle"),
+            scoring_path=config.getoption("scoring_path"),
+            onednn=config.getoption("onednn"),
         )
-        if options.batch_size < 1:
+        if options.batch_size is not None and options.batch_size < 1:
             raise ValueError(f"--batch-size must be at least 1, got {options.batch_size}")
         family = resolve_models(
             load_families(Path(config.rootpath) / "pyproject.toml"),

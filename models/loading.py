@@ -6,6 +6,7 @@ import importlib
 import pickle
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,13 +32,18 @@ class LoadError(RuntimeError):
 class LoadOptions:
     device: str
     dtype: torch.dtype
-    batch_size: int = 16
+    batch_size: int | None = None
+    """Inputs per padded batch; None: measured on a CPU (models/autotune.py), 16 on a GPU."""
     score_cache: bool = False
     """Read and write the persistent score cache (models/score_cache.py); the pytest options turn it on."""
     trust_remote_code: bool = False
     """Let a checkpoint run its own Python code (an ``auto_map`` in its config): only for checkpoints you trust."""
     allow_pickle: bool = False
     """Load pickle weights (``pytorch_model.bin``) of a checkpoint without safetensors: unpickling can run code."""
+    scoring_path: str = "auto"
+    """auto (measured on a CPU), tree or padded: see models/autotune.py."""
+    onednn: str = "auto"
+    """auto (measured), on or off: oneDNN for float32 linear layers on a CPU."""
 
 
 def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
@@ -111,27 +117,41 @@ def _check_inert(spec: ModelSpec, where: str, options: LoadOptions) -> None:
         )
 
 
-def _from_pretrained(spec: ModelSpec, where: str, options: LoadOptions) -> Backend:
+def _from_pretrained(spec: ModelSpec, where: str, options: LoadOptions, notify: Notify) -> Backend:
     """Never waits on stdin (``trust_remote_code`` is always passed, so transformers never asks) and loads only
     safetensors unless ``allow_pickle``."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from models.autotune import PlanStore
+    from models.packaged import transformers_bars_off
     from models.scoring import HFBackend
 
     _check_inert(spec, where, options)
     trust = options.trust_remote_code
     tokenizer = AutoTokenizer.from_pretrained(where, revision=spec.revision, trust_remote_code=trust)
-    model = AutoModelForCausalLM.from_pretrained(
-        where,
-        revision=spec.revision,
-        dtype=options.dtype,
-        device_map=device_map_for(options.device),
-        trust_remote_code=trust,
-        use_safetensors=None if options.allow_pickle else True,
-    )
+    # A local load's bar says nothing the loading/loaded lines do not; a hub download's bars show progress.
+    with transformers_bars_off() if spec.source != "hub" else nullcontext():
+        model = AutoModelForCausalLM.from_pretrained(
+            where,
+            revision=spec.revision,
+            dtype=options.dtype,
+            device_map=device_map_for(options.device),
+            trust_remote_code=trust,
+            use_safetensors=None if options.allow_pickle else True,
+        )
     model.eval()
     fingerprint = _fingerprint(model, tokenizer, where) if options.score_cache else None
-    return HFBackend(model, tokenizer, label=spec.label, batch_size=options.batch_size, fingerprint=fingerprint)
+    return HFBackend(
+        model,
+        tokenizer,
+        label=spec.label,
+        path=options.scoring_path,
+        onednn=options.onednn,
+        batch_size=options.batch_size,
+        plans=PlanStore(),
+        notify=notify,
+        fingerprint=fingerprint,
+    )
 
 
 def _load_failure(spec: ModelSpec, error: Exception) -> str:
@@ -170,8 +190,8 @@ def _backend(spec: ModelSpec, options: LoadOptions, notify: Notify) -> Backend:
     if spec.source == "packaged":
         from models.packaged import packaged_model_dir
 
-        return _from_pretrained(spec, str(packaged_model_dir(spec.ref, notify=notify)), options)
-    return _from_pretrained(spec, spec.ref, options)
+        return _from_pretrained(spec, str(packaged_model_dir(spec.ref, notify=notify)), options, notify)
+    return _from_pretrained(spec, spec.ref, options, notify)
 
 
 def load_model(spec: ModelSpec, options: LoadOptions, notify: Notify) -> tuple[ModelUnderTest, dict[str, object]]:
@@ -185,6 +205,9 @@ def load_model(spec: ModelSpec, options: LoadOptions, notify: Notify) -> tuple[M
     except Exception as error:  # a library's failure, however deep: one line, and the remedy
         raise LoadError(_load_failure(spec, error)) from error
     facts: dict[str, object] = {"load_seconds": round(time.perf_counter() - started, 2)}
+    scoring = getattr(backend, "scoring", None)
+    if isinstance(scoring, dict):
+        facts["scoring"] = scoring  # filled in as the scorer chooses (models/autotune.py), read by the report
     model = getattr(backend, "model", None)
     if isinstance(model, torch.nn.Module):
         facts["params"], facts["non_embedding_params"] = count_parameters(model)

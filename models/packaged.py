@@ -275,8 +275,25 @@ def _fsync_tree(directory: Path) -> None:
                 os.fsync(handle.fileno())
 
 
+@contextlib.contextmanager
+def transformers_bars_off() -> Iterator[None]:
+    """No progress bars from transformers while inside ("Loading weights", "Writing model shards"): the suite
+    prints its own one-line progress, and a bar drawn past pytest's capture breaks its output."""
+    from transformers.utils import logging
+
+    enabled = logging.is_progress_bar_enabled()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled:
+            logging.enable_progress_bar()
+
+
 def _convert(model: PackagedModel, gguf: Path, out: Path) -> None:
-    """De-quantize ``gguf`` to float32 and ``save_pretrained`` model and tokenizer into ``out`` (which exists)."""
+    """De-quantize ``gguf`` to float32 and ``save_pretrained`` model and tokenizer into ``out`` (which exists).
+    Its progress bars are not shown: transformers' own are switched off, and the GGUF reader's (plain tqdm, which
+    no switch reaches) go to a discarded stderr; ``packaged_model_dir`` says what is happening instead."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -287,12 +304,15 @@ def _convert(model: PackagedModel, gguf: Path, out: Path) -> None:
     else:
         # Unpack every weight even where transformers could keep GGUF blocks (with the `kernels` package installed).
         extra = {"quantization_config": GgufConfig(dequantize=True)}
-    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    network = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32, **extra)
-    _forget_gguf_quantizer(network)
-    _check_dense(network)
-    network.save_pretrained(out)
-    tokenizer.save_pretrained(out)
+    with transformers_bars_off(), open(os.devnull, "w") as discard, contextlib.redirect_stderr(discard):
+        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        network = AutoModelForCausalLM.from_pretrained(
+            str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32, **extra
+        )
+        _forget_gguf_quantizer(network)
+        _check_dense(network)
+        network.save_pretrained(out)
+        tokenizer.save_pretrained(out)
     # The caller loads from the directory with its own device and dtype: do not keep ~0.5-1 GB of float32 alive.
     del network, tokenizer
     gc.collect()

@@ -72,15 +72,21 @@ def pack_prefixes(sequences: Iterable[Tokens], budget: int) -> list[Pack]:
     return packs
 
 
-def ancestor_mask(parents: Sequence[int], dtype: torch.dtype) -> torch.Tensor:
-    """Additive attention mask (1, 1, nodes, nodes): 0 where the key is the query node or one of its ancestors,
-    the dtype's most negative value elsewhere (not -inf, so a fully masked row cannot turn into NaN)."""
+def ancestry(parents: Sequence[int]) -> np.ndarray:
+    """(nodes, nodes) booleans: True where the key (column) is the query node (row) or one of its ancestors."""
     count = len(parents)
     allowed = np.zeros((count, count), dtype=bool)
     for node, parent in enumerate(parents):
         if parent >= 0:
             allowed[node, : parent + 1] = allowed[parent, : parent + 1]
         allowed[node, node] = True
+    return allowed
+
+
+def ancestor_mask(parents: Sequence[int], dtype: torch.dtype) -> torch.Tensor:
+    """Additive attention mask (1, 1, nodes, nodes): 0 where the key is the query node or one of its ancestors,
+    the dtype's most negative value elsewhere (not -inf, so a fully masked row cannot turn into NaN)."""
+    count = len(parents)
     mask = torch.zeros((count, count), dtype=dtype)
-    mask.masked_fill_(~torch.from_numpy(allowed), torch.finfo(dtype).min)
+    mask.masked_fill_(~torch.from_numpy(ancestry(parents)), torch.finfo(dtype).min)
     return mask[None, None]

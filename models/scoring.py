@@ -6,20 +6,41 @@ requests with identical inputs give the same values as scoring one unpadded requ
 
 On a CPU the work is compute-bound, so the scorer computes as few tokens as it can: the distinct inputs are laid
 out as a prefix tree (``models.prefix_packing``), so every token shared by several prompts is computed once, and
-the LM head runs only where a continuation token is scored. Models for which that layout cannot be checked to give
-the same numbers fall back to length-sorted, left-padded batches.
+the LM head runs only where a continuation token is scored, for many forward passes at once (``HeadQueue``).
+Models for which that layout cannot be checked to give the same numbers fall back to length-sorted, left-padded
+batches. Whether the tree pays, with which kernels and at what pack and batch size, depends on the CPU: it is
+measured on the machine, on the work itself, and remembered (``models.autotune``).
 """
 
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
 
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from models.cpu_kernels import onednn_linears
+from models import autotune
+from models.autotune import (
+    KERNELS,
+    PATHS,
+    Layout,
+    PlanStore,
+    batch_rows,
+    best,
+    cpu_name,
+    fastest,
+    layout_cost,
+    plan_key,
+    race,
+    settled,
+    slice_length,
+    slices,
+)
+from models.cpu_kernels import onednn_layers, onednn_linears
 from models.device import free_memory
 from models.prefix_packing import Pack, ancestor_mask, pack_prefixes
 from models.tokens import RequestEncoder
@@ -35,9 +56,15 @@ SCORER_VERSION = 3
 """Bump whenever a change here can change a score: persistent score caches are keyed by it."""
 
 PACK_TOKENS = 256
-"""Tree nodes per forward pass. Attention in a pack is over all its nodes (masked to each node's ancestors), so
-its cost grows with the square of the pack; 256 computed the 1,000-case benchmark fastest on a 2-core CPU
-(128: less sharing and more passes; 512: attention outweighs the extra sharing)."""
+"""Tree nodes per forward pass until measured (``models.autotune``), and where nothing is measured."""
+BATCH_SIZE = 16
+"""Inputs per padded batch until measured, and on a GPU (halved on out-of-memory)."""
+TREE_INPUT_TOKENS = 256
+"""Longer inputs are scored in padded batches. Blocked tree attention over a long path pads every block's keys to
+the longest: the few-shot behaviour's 220-560-token prompts took 49 s in packs of 1,024 nodes against 36 s padded,
+though the tree computed 12% fewer tokens (SmolLM2, 2-core AMD EPYC)."""
+HEAD_ROWS = 128
+"""Scored positions per LM-head call (``HeadQueue``)."""
 
 PACKABLE_ATTENTION = ("sdpa", "eager")
 """Attention implementations that honour a custom 4-D mask (flash attention and flex attention do not)."""
@@ -75,26 +102,67 @@ def left_padded(rows: Sequence[Tokens], pad_id: int) -> tuple[torch.Tensor, torc
     return input_ids, attention_mask, position_ids
 
 
-def summed_logprobs(logprobs: torch.Tensor, targets: Sequence[Sequence[tuple[int, int]]]) -> list[float]:
-    """For each target, the sum in float64 of ``logprobs[slot, token]`` over its (slot, token) pairs, where
-    ``logprobs`` has shape (slots, vocabulary)."""
+def summed_logprobs(logits: torch.Tensor, targets: Sequence[Sequence[tuple[int, int]]]) -> list[float]:
+    """For each target, the sum in float64 of the log-probability ``logits[slot]`` gives ``token``, over its
+    (slot, token) pairs, where ``logits`` has shape (slots, vocabulary). The whole rows' log-softmax, as
+    lm-evaluation-harness takes it: ``logsumexp`` alone differs from it by up to 7e-5 over Gemma's 262k entries."""
     slots, tokens, owners = [], [], []
     for number, target in enumerate(targets):
         for slot, token in target:
             slots.append(slot)
             tokens.append(token)
             owners.append(number)
-    picked = logprobs[slots, tokens].double()
+    picked = torch.log_softmax(logits.float(), dim=-1)[slots, tokens].double()
     sums = torch.zeros(len(targets), dtype=torch.float64, device=picked.device)
     sums.index_add_(0, torch.tensor(owners, device=picked.device), picked)
     return sums.tolist()
 
 
+Slots = list[tuple[int, list[tuple[int, int]]]]
+"""(request index, [(row of the scored positions' states, token)]) for each request a forward pass finishes."""
+
+
+class HeadQueue:
+    """Scored positions' states from several forward passes, put through the LM head together.
+
+    The LM head reads its whole weight on every call, however few rows it gets: Gemma 3's 262,144 x 640 is 671 MB,
+    which cost as much as a third of a 256-node pack's forward pass when each pack called the head for its dozen
+    scored nodes. With ``head`` None the states are logits already and every ``add`` is ready at once."""
+
+    def __init__(self, head: torch.nn.Module | None, rows: int) -> None:
+        self.head = head
+        self.rows = rows if head is not None else 1
+        self._states: list[torch.Tensor] = []
+        self._slots: Slots = []
+        self._count = 0
+
+    def add(self, states: torch.Tensor, slots: Slots) -> None:
+        offset = self._count
+        self._states.append(states)
+        self._slots.extend((index, [(offset + row, token) for row, token in pairs]) for index, pairs in slots)
+        self._count += states.shape[0]
+
+    def ready(self) -> bool:
+        return self._count >= self.rows
+
+    def flush(self) -> Scores:
+        if not self._slots:
+            return []
+        with torch.inference_mode():
+            states = torch.cat(self._states)
+            logits = states if self.head is None else self.head(states)
+            sums = summed_logprobs(logits, [pairs for _, pairs in self._slots])
+        scores = [(index, value) for (index, _), value in zip(self._slots, sums, strict=True)]
+        self._states, self._slots, self._count = [], [], 0
+        return scores
+
+
 class HFBackend:
     """Log-likelihoods from a transformers causal LM, batched.
 
-    ``share_prefixes`` and ``onednn`` exist so a benchmark can measure what each contributes; both keep scores
-    exact and are on by default."""
+    How the work is laid out and which kernels run it is chosen by measurement on a CPU (``models.autotune``):
+    ``path`` (``auto``, ``tree``, ``padded``), ``onednn`` (``auto``, ``on``, ``off``), ``batch_size`` and
+    ``pack_tokens`` (None: measured) force a choice instead. Every choice gives the same scores."""
 
     def __init__(
         self,
@@ -102,28 +170,48 @@ class HFBackend:
         tokenizer: PreTrainedTokenizerBase,
         *,
         label: str,
-        batch_size: int = 16,
-        pack_tokens: int = PACK_TOKENS,
-        share_prefixes: bool = True,
-        onednn: bool = True,
+        path: str = "auto",
+        onednn: str = "auto",
+        batch_size: int | None = None,
+        pack_tokens: int | None = None,
+        plans: PlanStore | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+        notify: Callable[[str], None] | None = None,
         fingerprint: str | None = None,
     ) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        if pack_tokens < 1:
-            raise ValueError(f"pack_tokens must be at least 1, got {pack_tokens}")
+        if path not in PATHS:
+            raise ValueError(f"path must be one of {'|'.join(PATHS)}, got {path!r}")
+        if onednn not in KERNELS:
+            raise ValueError(f"onednn must be one of {'|'.join(KERNELS)}, got {onednn!r}")
+        for name, value in (("batch_size", batch_size), ("pack_tokens", pack_tokens)):
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be at least 1, got {value}")
         self.model: PreTrainedModel | None = model
         self.tokenizer: PreTrainedTokenizerBase | None = tokenizer
         self.label = label
-        self.batch_size = batch_size
-        self.pack_tokens = pack_tokens
-        self.share_prefixes = share_prefixes
-        self.onednn = onednn
+        self.path = path
+        self.batch_size = batch_size or BATCH_SIZE
+        self.pack_tokens = pack_tokens or PACK_TOKENS
+        self.plans = plans
+        self.clock = clock
+        self.notify = notify
         self.fingerprint = fingerprint
         self.context_length = context_length(model, tokenizer)
         """Inputs longer than this many tokens are not scored (``TOO_LONG``): the model never saw such positions."""
         self.packing_checked: bool | None = None
         """None until the first scoring call checks the prefix-tree layout against padded batches on this model."""
+        self.head_deferred: bool | None = None
+        """None until the first scoring call checks, on this model, that its LM head can be run apart from its
+        body (``HeadQueue``): nothing may happen to the logits after the head (Gemma 2's soft-capping does)."""
+        self.onednn: bool | None = {"on": True, "off": False}.get(onednn)
+        """None until measured (or recalled) on this machine; oneDNN, where this torch has it, until then."""
+        self.layout_rates: dict[Layout, float] | None = None
+        """Seconds per computed token of the chosen tree and padded layouts, once measured (or recalled)."""
+        self.scoring: dict[str, Any] = {"path": path, "onednn": self.onednn, "tuning": {}, "inputs": {}}
+        """What was chosen and why, for the run's report; updated in place as choices are made."""
+        self._options = f"path {path}, oneDNN {onednn}, batch {batch_size or 'auto'}, pack {pack_tokens or 'auto'}"
+        self._open_sizes = (pack_tokens is None, batch_size is None)
+        self._recalled = False
         self._encoder = RequestEncoder(tokenizer)
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self._pad_id = pad_id if pad_id is not None else 0
@@ -156,21 +244,12 @@ class HFBackend:
         finished = sum(len(indices) for indices in too_long.values())
         if progress is not None and finished:
             progress(finished)
-        # An input longer than a pack would be a pack of its own: no sharing, and attention along its path costs
-        # more than a padded batch's (measured: 800-token hindsight-neglect prompts score ~5x slower packed).
-        short = {key: indices for key, indices in sharing.items() if len(key) <= self.pack_tokens}
-        long = {key: indices for key, indices in sharing.items() if len(key) > self.pack_tokens}
-        with onednn_linears(self.model) if self.onednn else nullcontext():
-            if self._packs(targets, short):
-                batches = itertools.chain(self._packed(targets, short), self._padded(targets, long))
-            else:
-                batches = self._padded(targets, sharing)
-            for scores in batches:
-                for index, score in scores:
-                    results[index] = score
-                finished += len(scores)
-                if progress is not None:
-                    progress(finished)
+        for scores in self._scores(targets, sharing):
+            for index, score in scores:
+                results[index] = score
+            finished += len(scores)
+            if progress is not None:
+                progress(finished)
         return results
 
     def close(self) -> None:
@@ -191,10 +270,203 @@ class HFBackend:
             sharing.setdefault(tuple(context_ids + continuation_ids)[:-1], []).append(index)
         return targets, sharing
 
+    def _scores(self, targets: Sequence[Tokens], sharing: dict[Tokens, list[int]]) -> Iterator[Scores]:
+        """Every input's scores: first whatever races still have to measure, then the rest the chosen way."""
+        if not sharing:
+            return
+        self._recall()
+        if self.head_deferred is None:
+            self.head_deferred = self._check_head(targets, sharing)
+        pending = dict(sharing)
+        yield from self._race_kernels(targets, pending)
+        yield from self._race_layouts(targets, pending)
+        self.scoring.update(onednn=self.onednn, pack_tokens=self.pack_tokens, batch_size=self.batch_size)
+        short = {key: indices for key, indices in pending.items() if len(key) <= self._tree_limit(self.pack_tokens)}
+        tree = self._tree_pays(targets, short)
+        self._count("tree", len(short) if tree else 0)
+        self._count("padded", len(pending) - (len(short) if tree else 0))
+        with self._kernels(self.onednn):
+            if tree:
+                long = {key: indices for key, indices in pending.items() if key not in short}
+                yield from itertools.chain(self._packed(targets, short), self._padded(targets, long))
+            else:
+                yield from self._padded(targets, pending)
+
+    def _tunable(self) -> bool:
+        """Races run on a CPU only: on a GPU the padded path is the default (written from the documentation of
+        GPU kernels, where launch count dominates at these sizes; no GPU was available to measure)."""
+        return self._device().type == "cpu"
+
+    def _kernels(self, onednn: bool | None) -> AbstractContextManager[object]:
+        assert self.model is not None
+        return nullcontext() if onednn is False else onednn_linears(self.model)
+
+    def _recall(self) -> None:
+        """Once: what an earlier session measured on this machine for this model and these options."""
+        if self._recalled or self.plans is None or not self._tunable():
+            return
+        self._recalled = True
+        assert self.model is not None
+        entry = self.plans.get(self._plan_key())
+        if self.onednn is None and isinstance(entry.get("onednn"), bool):
+            self.onednn = entry["onednn"]
+            self._note("kernel", "remembered", entry.get("kernel_seconds_per_token"))
+        if isinstance(entry.get("pack_tokens"), int) and isinstance(entry.get("batch_size"), int):
+            self.pack_tokens, self.batch_size = entry["pack_tokens"], entry["batch_size"]
+            rates = entry.get("layout_seconds_per_token", {})
+            chosen = (Layout(True, self.pack_tokens), Layout(False, self.batch_size))
+            self.layout_rates = {layout: rates[str(layout)] for layout in chosen if str(layout) in rates}
+            self._note("layout", "remembered", rates)
+
+    def _plan_key(self) -> str:
+        assert self.model is not None
+        return f"{plan_key(self.model)} | {self._options}"
+
+    def _note(self, what: str, how: str, rates: dict[str, float] | None, seconds: float | None = None) -> None:
+        """Record a choice for the report, and say it in one progress line."""
+        self.scoring["tuning"][what] = {"how": how, "seconds_per_token": rates, "race_seconds": seconds}
+        if self.notify is None:
+            return
+        if what == "kernel":
+            chosen = "oneDNN linears" if self.onednn else "stock linears"
+        else:
+            chosen = f"packs of {self.pack_tokens} tree nodes, padded batches of {self.batch_size}"
+        timings = ", ".join(f"{name} {1000 * rate:.3f}" for name, rate in (rates or {}).items())
+        spent = f" in {seconds:.1f} s of real work" if seconds is not None else ""
+        self.notify(f"{self.label}: {what} {how} on this CPU{spent} (ms per computed token: {timings}): {chosen}")
+
+    def _kept(self, rates: dict[Any, list[float]], **fields: Any) -> str:
+        """Store a race's outcome if its timings were steady (``settled``); say which."""
+        if not settled(rates):
+            return "measured (timings unsteady, so not remembered)"
+        if self.plans is not None:
+            self.plans.update(self._plan_key(), cpu=cpu_name(), **fields)
+        return "measured"
+
+    def _race_kernels(self, targets: Sequence[Tokens], pending: dict[Tokens, list[int]]) -> Iterator[Scores]:
+        """oneDNN against the stock linears, on slices of this call's padded batches, once per machine and model."""
+        assert self.model is not None
+        if self.onednn is not None or not self._tunable():
+            return
+        if not onednn_layers(self.model):  # no float32 CPU linear layer, or no oneDNN in this torch: no choice
+            self.onednn = False
+            return
+        layout = Layout(False, self.batch_size)
+        planned = slices(
+            [True, False], sorted(pending, key=len, reverse=True), lambda _, rows: slice_length(layout, rows)
+        )
+        if planned is None:
+            return
+        started = self.clock()
+        rates = yield from race(
+            planned,
+            lambda onednn, rows: self._with_kernels(onednn, self._laid_out(targets, pending, layout, rows)),
+            lambda _, rows: layout_cost(layout, rows),
+            self.clock,
+        )
+        self._take(pending, planned)
+        fastest_slices = best(rates)
+        self.onednn = min(fastest_slices, key=fastest_slices.__getitem__)
+        table = {("oneDNN" if onednn else "stock"): rate for onednn, rate in fastest_slices.items()}
+        self._note(
+            "kernel",
+            self._kept(rates, onednn=self.onednn, kernel_seconds_per_token=table),
+            table,
+            self.clock() - started,
+        )
+
+    def _with_kernels(self, onednn: bool | None, batches: Iterator[Scores]) -> Iterator[Scores]:
+        with self._kernels(onednn):
+            yield from batches
+
+    def _race_layouts(self, targets: Sequence[Tokens], pending: dict[Tokens, list[int]]) -> Iterator[Scores]:
+        """Tree packs against padded batches, of each open size, on slices of this call's short inputs, once per
+        machine and model; the rates say per call which path its own sharing makes faster."""
+        if self.layout_rates is not None or not self._tunable():
+            return
+        open_pack, open_batch = self._open_sizes
+        packs = autotune.PACK_SIZES if open_pack else (self.pack_tokens,)
+        short = {key: indices for key, indices in pending.items() if len(key) <= self._tree_limit(min(packs))}
+        candidates = []
+        if self.path != "padded" and self._packs(targets, short):
+            candidates += [Layout(True, size) for size in packs]
+        if self.path != "tree":
+            candidates += [Layout(False, size) for size in (autotune.BATCH_SIZES if open_batch else (self.batch_size,))]
+        if len(candidates) < 2:
+            return
+        planned = slices(candidates, sorted(short), slice_length)
+        if planned is None:
+            return
+        started = self.clock()
+        rates = yield from race(
+            planned,
+            lambda layout, rows: self._with_kernels(self.onednn, self._laid_out(targets, pending, layout, rows)),
+            layout_cost,
+            self.clock,
+        )
+        self._take(pending, planned)
+        fastest_slices = best(rates)
+        remaining = [key for key in short if key in pending] or sorted(short)
+        chosen = {
+            tree: fastest(
+                {layout: rate for layout, rate in fastest_slices.items() if layout.tree == tree},
+                lambda layout: layout_cost(layout, remaining),
+            )
+            for tree in (True, False)
+            if any(layout.tree == tree for layout in rates)
+        }
+        if True in chosen:
+            self.pack_tokens = chosen[True].size
+        if False in chosen:
+            self.batch_size = chosen[False].size
+        self.layout_rates = {layout: fastest_slices[layout] for layout in chosen.values()}
+        table = {str(layout): rate for layout, rate in fastest_slices.items()}
+        kept = self._kept(
+            rates, pack_tokens=self.pack_tokens, batch_size=self.batch_size, layout_seconds_per_token=table
+        )
+        self._note("layout", kept, table, self.clock() - started)
+
+    def _take(self, pending: dict[Tokens, list[int]], planned: Sequence[tuple[object, list[Tokens]]]) -> None:
+        """Drop what a race scored from the call's pending inputs, and count it."""
+        for _, rows in planned:
+            for row in rows:
+                del pending[row]
+        self._count("raced", sum(len(rows) for _, rows in planned))
+
+    def _count(self, path: str, inputs: int) -> None:
+        if inputs:
+            self.scoring["inputs"][path] = self.scoring["inputs"].get(path, 0) + inputs
+
+    def _laid_out(
+        self, targets: Sequence[Tokens], pending: dict[Tokens, list[int]], layout: Layout, rows: Sequence[Tokens]
+    ) -> Iterator[Scores]:
+        sharing = {row: pending[row] for row in rows}
+        if layout.tree:
+            return self._packed(targets, sharing, budget=layout.size)
+        return self._padded(targets, sharing, batch=layout.size)
+
+    @staticmethod
+    def _tree_limit(pack_tokens: int) -> int:
+        """The longest input a pack of ``pack_tokens`` nodes takes: a longer one would be a pack of its own, and one
+        longer than ``TREE_INPUT_TOKENS`` attends along its path slower than its sharing saves."""
+        return min(pack_tokens, TREE_INPUT_TOKENS)
+
+    def _tree_pays(self, targets: Sequence[Tokens], short: dict[Tokens, list[int]]) -> bool:
+        """Whether this call's short inputs go through the prefix tree: asked for or measured faster for this
+        call's own sharing (tree nodes x seconds per node against padded cells x seconds per cell), and possible."""
+        if self.path == "padded" or (self.path == "auto" and not self._tunable()):
+            return False
+        if not self._packs(targets, short):
+            return False
+        rates = self.layout_rates
+        if self.path == "tree" or rates is None or len(rates) < 2:
+            return True
+        return fastest(rates, lambda layout: layout_cost(layout, short)).tree
+
     def _packs(self, targets: Sequence[Tokens], sharing: dict[Tokens, list[int]]) -> bool:
-        """Whether to score through a prefix tree: asked for, possible for this model's attention, and checked
-        once on this model against padded batches (a model that ignores a custom mask or the positions fails)."""
-        if not self.share_prefixes or len(sharing) < 2:
+        """Whether a prefix tree is possible: this model's attention takes the layout, and it was checked once
+        on this model against padded batches (a model that ignores a custom mask or the positions fails)."""
+        if len(sharing) < 2:
             return False
         config = getattr(self.model, "config", None)
         if getattr(config, "_attn_implementation", None) not in PACKABLE_ATTENTION:
@@ -216,74 +488,139 @@ class HFBackend:
             return False
         return all(abs(packed[index] - value) <= _PROBE_TOLERANCE for index, value in padded.items())
 
-    def _padded(self, targets: Sequence[Tokens], sharing: dict[Tokens, list[int]]) -> Iterator[Scores]:
-        """Length-sorted, left-padded batches of ``batch_size`` inputs, halving the batch on out-of-memory."""
+    def _queue(self) -> HeadQueue:
+        assert self.model is not None
+        return HeadQueue(self.model.get_output_embeddings() if self.head_deferred else None, HEAD_ROWS)
+
+    def _check_head(self, targets: Sequence[Tokens], sharing: dict[Tokens, list[int]]) -> bool:
+        """Score the three shortest inputs with the head deferred and not, and compare."""
+        if not hasattr(self.model, "base_model") or not hasattr(self.model, "get_output_embeddings"):
+            return False
+        probe = {key: sharing[key][:1] for key in sorted(sharing, key=len)[:3]}
+        self.head_deferred = False
+        plain = dict(pair for scores in self._padded(targets, probe) for pair in scores)
+        self.head_deferred = True
+        try:
+            deferred = dict(pair for scores in self._padded(targets, probe) for pair in scores)
+        except (AttributeError, TypeError, ValueError, RuntimeError, IndexError):  # no base model or head to call
+            return False
+        finally:
+            self.head_deferred = None
+        return all(abs(deferred[index] - value) <= _PROBE_TOLERANCE for index, value in plain.items())
+
+    def _padded(
+        self, targets: Sequence[Tokens], sharing: dict[Tokens, list[int]], batch: int | None = None
+    ) -> Iterator[Scores]:
+        """Length-sorted, left-padded batches of up to ``batch`` (default ``batch_size``) inputs and
+        ``PASS_TOKENS`` cells, halving the batch on out-of-memory and remembering it."""
         # Longest first, as lm-eval does: if anything runs out of memory, it is the first batch.
         inputs = sorted(sharing, key=len, reverse=True)
+        batch = batch or self.batch_size
+        queue = self._queue()
         start = 0
         while start < len(inputs):
-            rows = inputs[start : start + self.batch_size]
-            members = [(row, index) for row, key in enumerate(rows) for index in sharing[key]]
+            rows = inputs[start : start + batch_rows(len(inputs[start]), batch)]
             try:
-                scores = self._score_padded(rows, [(row, targets[index]) for row, index in members])
+                queue.add(*self._forward_padded(rows, sharing, targets))
             except _OutOfMemoryError:
                 if len(rows) == 1:
                     raise
-                self.batch_size = len(rows) // 2
-                scores = None
-            if scores is None:  # outside the except block, so the failed pass's tensors can be freed
+                batch = self.batch_size = len(rows) // 2
+                halved = True
+            else:
+                halved = False
+            if halved:  # after the except block, so the failed pass's tensors can be freed
                 free_memory()
                 continue
-            yield [(index, score) for (_, index), score in zip(members, scores, strict=True)]
             start += len(rows)
+            if queue.ready():
+                yield queue.flush()
+        if scores := queue.flush():
+            yield scores
 
-    def _packed(self, targets: Sequence[Tokens], sharing: dict[Tokens, list[int]]) -> Iterator[Scores]:
-        """Packs of at most ``pack_tokens`` tree nodes, halving the budget on out-of-memory."""
+    def _packed(
+        self, targets: Sequence[Tokens], sharing: dict[Tokens, list[int]], budget: int | None = None
+    ) -> Iterator[Scores]:
+        """Packs of at most ``budget`` (default ``pack_tokens``) tree nodes, halving the budget on out-of-memory
+        and remembering it."""
         pending = set(sharing)
+        budget = budget or self.pack_tokens
+        queue = self._queue()
         while pending:
-            for pack in pack_prefixes(pending, self.pack_tokens):
+            for pack in pack_prefixes(pending, budget):
                 try:
-                    scores = self._score_pack(pack, targets, sharing)
+                    queue.add(*self._forward_pack(pack, sharing, targets))
                 except _OutOfMemoryError:
                     if len(pack.paths) == 1:
                         raise
-                    self.pack_tokens = max(1, len(pack) // 2)
-                    scores = None
-                if scores is None:
+                    budget = self.pack_tokens = max(1, len(pack) // 2)
+                    halved = True
+                else:
+                    halved = False
+                if halved:  # after the except block, so the failed pass's tensors can be freed
                     free_memory()
                     break  # pack what is left again, with the smaller budget
-                yield scores
                 pending.difference_update(pack.paths)
+                if queue.ready():
+                    yield queue.flush()
+        if scores := queue.flush():
+            yield scores
 
     def _device(self) -> torch.device:
         assert self.model is not None
         return self.model.get_input_embeddings().weight.device
 
-    def _score_padded(self, rows: Sequence[Tokens], targets: Sequence[tuple[int, Tokens]]) -> list[float]:
-        """One forward pass over ``rows`` for all their targets. Logits are asked for only at the last ``keep``
-        positions, the ones scored: with left padding those are every row's last positions."""
+    def _forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None,
+        position_ids: torch.Tensor,
+        keep: Sequence[int],
+    ) -> torch.Tensor:
+        """The states at positions ``keep`` of every row, flattened row by row: hidden states when the LM head is
+        deferred to a ``HeadQueue``, else logits."""
         assert self.model is not None
-        keep = max(len(target) for _, target in targets)
         device = self._device()
-        input_ids, attention_mask, position_ids = left_padded(rows, self._pad_id)
+        arguments = {
+            "input_ids": input_ids.to(device),
+            "attention_mask": None if attention_mask is None else attention_mask.to(device),
+            "position_ids": position_ids.to(device),
+            "use_cache": False,
+        }
+        positions = torch.tensor(keep, device=device)
         with torch.inference_mode():
-            logits = self.model(
-                input_ids=input_ids.to(device),
-                attention_mask=attention_mask.to(device),
-                position_ids=position_ids.to(device),
-                logits_to_keep=keep,
-                use_cache=False,
-            ).logits
-            logprobs = torch.log_softmax(logits.float(), dim=-1).flatten(0, 1)
-            slots = [
-                [(row * keep + keep - len(target) + offset, token) for offset, token in enumerate(target)]
-                for row, target in targets
-            ]
-            return summed_logprobs(logprobs, slots)
+            if self.head_deferred:
+                hidden = self.model.base_model(**arguments).last_hidden_state
+                return hidden[:, positions].flatten(0, 1)
+            return self.model(**arguments, logits_to_keep=positions).logits.flatten(0, 1)
 
-    def _score_pack(self, pack: Pack, targets: Sequence[Tokens], sharing: dict[Tokens, list[int]]) -> Scores:
-        """One forward pass over a pack: each node attends to its ancestors at its own position, and logits are
-        computed only at the nodes whose next token is a scored continuation token."""
+    def _forward_padded(
+        self, rows: Sequence[Tokens], sharing: dict[Tokens, list[int]], targets: Sequence[Tokens]
+    ) -> tuple[torch.Tensor, Slots]:
+        """One forward pass over ``rows``, states kept only at the last ``keep`` positions, the ones scored: with
+        left padding those are every row's last positions."""
+        members = [(row, index) for row, key in enumerate(rows) for index in sharing[key]]
+        keep = max(len(targets[index]) for _, index in members)
+        input_ids, attention_mask, position_ids = left_padded(rows, self._pad_id)
+        width = input_ids.shape[1]
+        states = self._forward(input_ids, attention_mask, position_ids, range(width - keep, width))
+        slots = [
+            (
+                index,
+                [
+                    (row * keep + keep - len(targets[index]) + offset, token)
+                    for offset, token in enumerate(targets[index])
+                ],
+            )
+            for row, index in members
+        ]
+        return states, slots
+
+    def _forward_pack(
+        self, pack: Pack, sharing: dict[Tokens, list[int]], targets: Sequence[Tokens]
+    ) -> tuple[torch.Tensor, Slots]:
+        """One forward pass over a pack: each node attends to its ancestors at its own position, and states are
+        kept only at the nodes whose next token is a scored continuation token."""
         assert self.model is not None
         members = [
             (index, path[len(path) - len(targets[index]) :], targets[index])
@@ -292,26 +629,17 @@ class HFBackend:
         ]
         keep = sorted({node for _, nodes, _ in members for node in nodes})
         slot = {node: number for number, node in enumerate(keep)}
-        device = self._device()
         dtype = self.model.dtype
         gathered = getattr(self.model.config, "_attn_implementation", None) == "sdpa"
-        with (
-            torch.inference_mode(),
-            installed(self.model, tree_layout(pack, dtype, device)) if gathered else nullcontext(),
-        ):
-            logits = self.model(
-                input_ids=torch.tensor([pack.tokens], device=device),
-                attention_mask=ancestor_mask(pack.parents, dtype).to(device),
-                position_ids=torch.tensor([pack.positions], device=device),
-                logits_to_keep=torch.tensor(keep, device=device),
-                use_cache=False,
-            ).logits[0]
-            logprobs = torch.log_softmax(logits.float(), dim=-1)
-            sums = summed_logprobs(
-                logprobs,
-                [
-                    [(slot[node], token) for node, token in zip(nodes, target, strict=True)]
-                    for _, nodes, target in members
-                ],
+        with installed(self.model, tree_layout(pack, dtype, self._device())) if gathered else nullcontext():
+            states = self._forward(
+                torch.tensor([pack.tokens]),
+                None if gathered else ancestor_mask(pack.parents, dtype),
+                torch.tensor([pack.positions]),
+                keep,
             )
-        return [(index, value) for (index, _, _), value in zip(members, sums, strict=True)]
+        slots = [
+            (index, [(slot[node], token) for node, token in zip(nodes, target, strict=True)])
+            for index, nodes, target in members
+        ]
+        return states, slots

@@ -404,6 +404,8 @@ class ScalecheckReport:
             "family": models.family.name,
             "scale": models.family.scale,
             "device": models.options.device,
+            "cpu": models.cpu,
+            "scoring": {label: facts.get("scoring") for label, facts in models.loads.items()},
             "dtype": str(models.options.dtype).removeprefix("torch."),
             "seed": self.seed,
             "examples_per_behaviour": self.examples or "per behaviour (see results)",

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
 import pytest
+import torch
 
 from tests.project import make_project
+from tests.tiny_models import KINDS, build_tiny_model, load_tiny_model
 
 pytest_plugins = ("pytester",)
 
@@ -26,3 +32,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def suite(pytester: pytest.Pytester) -> pytest.Pytester:
     """A project laid out like scalecheck's, with the real behaviour file and scripted families."""
     return make_project(pytester)
+
+
+@pytest.fixture(scope="session")
+def tiny_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("tiny-models")
+    return {kind: build_tiny_model(kind, root / kind) for kind in KINDS}
+
+
+@pytest.fixture(scope="module")
+def one_thread() -> Iterator[None]:
+    """Tiny models gain nothing from threads, and on a shared machine a 2-thread OpenMP team that waits for a
+    preempted thread makes the suite many times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_dirs: dict[str, Path]) -> dict[str, tuple[Any, Any]]:
+    """The tiny OPT, GPT-2 and Llama models and their tokenizers (tests/tiny_models.py), loaded once per module."""
+    return {kind: load_tiny_model(directory) for kind, directory in tiny_dirs.items()}

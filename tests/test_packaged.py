@@ -278,7 +278,7 @@ def _directory_megabytes(directory: Path) -> float:
 @pytest.mark.slow
 @pytest.mark.parametrize("key", [SMOL, GEMMA])
 def test_real_conversion_matches_the_gguf_and_reloads_from_the_cache(
-    key: str, tmp_path: Path, cache: Path, capsys: pytest.CaptureFixture[str]
+    key: str, tmp_path: Path, cache: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -288,6 +288,7 @@ def test_real_conversion_matches_the_gguf_and_reloads_from_the_cache(
     directory = packaged_model_dir(key, notify=messages.append)
     convert_seconds = time.perf_counter() - started
     assert any("converting" in message for message in messages), messages
+    assert "it/s" not in capfd.readouterr().err, "no progress bar may reach the terminal past pytest's capture"
     assert (directory / packaged.MARKER).is_file() and (directory / "config.json").is_file()
     assert list(cache.rglob("*.gguf")) == [], "the assembled GGUF must be deleted after the conversion"
     assert [path.name for path in directory.parent.iterdir() if ".partial-" in path.name] == []
@@ -347,7 +348,7 @@ def test_real_conversion_matches_the_gguf_and_reloads_from_the_cache(
     difference = (logits - expected_logits).abs().max().item()
     assert difference <= 1e-6
 
-    with capsys.disabled():
+    with capfd.disabled():
         print(
             f"\n{key}: convert {convert_seconds:.1f} s, cached lookup {cached_seconds * 1000:.1f} ms, fresh process: "
             f"lookup {fresh['lookup_seconds']:.2f} s + import torch/transformers {fresh['import_seconds']:.2f} s + "

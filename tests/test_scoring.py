@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from models import tree_attention
+from models import scoring, tree_attention
+from models.autotune import batch_rows
 from models.cpu_kernels import onednn_available, onednn_linears
 from models.prefix_packing import ancestor_mask, pack_prefixes
 from models.scoring import PACK_TOKENS, HFBackend, Request
-from tests.tiny_models import KINDS, build_tiny_model, load_tiny_model
+from tests.tiny_models import KINDS
 
 TOLERANCE = 1e-5
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 ALTERNATION = "A, B, A, B, A,"
 LONG_CONTEXT = "\n".join(
@@ -45,27 +48,6 @@ REQUESTS: list[Request] = [
 ]
 
 
-@pytest.fixture(scope="session")
-def tiny_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("tiny-models")
-    return {kind: build_tiny_model(kind, root / kind) for kind in KINDS}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny models gain nothing from threads, and on a shared machine a 2-thread OpenMP team that waits for a
-    preempted thread makes the suite many times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def tiny(tiny_dirs: dict[str, Path]) -> dict[str, tuple[PreTrainedModel, PreTrainedTokenizerBase]]:
-    return {kind: load_tiny_model(directory) for kind, directory in tiny_dirs.items()}
-
-
 def naive_loglikelihood(
     model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, context: str, continuation: str
 ) -> float:
@@ -89,7 +71,7 @@ def naive_loglikelihood(
 @pytest.mark.parametrize("kind", KINDS)
 def test_padded_batches_match_naive_scores(tiny: dict[str, Any], kind: str, batch_size: int) -> None:
     model, tokenizer = tiny[kind]
-    backend = HFBackend(model, tokenizer, label=kind, batch_size=batch_size, share_prefixes=False)
+    backend = HFBackend(model, tokenizer, label=kind, batch_size=batch_size, path="padded")
     expected = [naive_loglikelihood(model, tokenizer, context, continuation) for context, continuation in REQUESTS]
     got = backend.loglikelihoods(REQUESTS)
     assert len(got) == len(REQUESTS)
@@ -113,7 +95,7 @@ def test_prefix_tree_packs_match_naive_scores(tiny: dict[str, Any], kind: str, p
 @pytest.mark.parametrize("kind", KINDS)
 def test_scores_without_onednn_kernels_match_naive_scores(tiny: dict[str, Any], kind: str) -> None:
     model, tokenizer = tiny[kind]
-    backend = HFBackend(model, tokenizer, label=kind, onednn=False)
+    backend = HFBackend(model, tokenizer, label=kind, onednn="off")
     expected = [naive_loglikelihood(model, tokenizer, context, continuation) for context, continuation in REQUESTS]
     assert backend.loglikelihoods(REQUESTS) == pytest.approx(expected, abs=TOLERANCE, rel=0)
 
@@ -144,53 +126,74 @@ def test_bos_is_prepended_only_where_the_tokenizer_adds_one(tiny: dict[str, Any]
     assert opt.tokenize_request("", "A")[0] == [opt_tokenizer.bos_token_id]
 
 
+@dataclass
+class Passes:
+    """The OPT model's forward passes: the body's (rows, width) per pass, and the rows the LM head got per call."""
+
+    body: list[tuple[int, ...]] = field(default_factory=list)
+    head: list[int] = field(default_factory=list)
+
+    def clear(self) -> None:
+        self.body.clear()
+        self.head.clear()
+
+
 @pytest.fixture
-def forward_calls(tiny: dict[str, Any]) -> Iterator[list[tuple[int, ...]]]:
-    """Shapes of the OPT model's logits, one entry per forward pass."""
+def passes(tiny: dict[str, Any]) -> Iterator[Passes]:
     model = tiny["opt"][0]
-    calls: list[tuple[int, ...]] = []
-    handle = model.register_forward_hook(lambda module, args, output: calls.append(tuple(output.logits.shape)))
-    yield calls
-    handle.remove()
+    seen = Passes()
+    hooks = [
+        model.get_input_embeddings().register_forward_hook(
+            lambda module, args, output: seen.body.append(tuple(args[0].shape))
+        ),
+        model.get_output_embeddings().register_forward_hook(
+            lambda module, args, output: seen.head.append(args[0].flatten(0, -2).shape[0])
+        ),
+    ]
+    yield seen
+    for hook in hooks:
+        hook.remove()
 
 
 ALTERNATIONS = [", ".join("AB"[i % 2] for i in range(length)) + "," for length in range(3, 13)]
+FIRST_CALL_CHECKS = 2
+"""Body passes the first scoring call spends checking, on three inputs, that the LM head can run apart."""
 
 
-def test_requests_with_identical_inputs_share_one_forward_pass(
-    tiny: dict[str, Any], forward_calls: list[tuple[int, ...]]
-) -> None:
-    backend = HFBackend(*tiny["opt"], label="opt", batch_size=4, share_prefixes=False)
+def test_requests_with_identical_inputs_share_one_forward_pass(tiny: dict[str, Any], passes: Passes) -> None:
+    """Ten prompts with two single-token classes each: ten scored positions, in three passes of four, four, two,
+    and the LM head runs once, on those ten rows only."""
+    backend = HFBackend(*tiny["opt"], label="opt", batch_size=4, path="padded")
     requests = [(prompt, symbol) for prompt in ALTERNATIONS for symbol in (" A", " B")]
     done: list[int] = []
     backend.loglikelihoods(requests, progress=done.append)
-    assert len(forward_calls) == math.ceil(len(ALTERNATIONS) / 4)
-    assert [shape[:2] for shape in forward_calls] == [(4, 1), (4, 1), (2, 1)]  # logits only where scored
-    assert done == [8, 16, 20]
+    assert backend.head_deferred is True
+    assert [rows for rows, _ in passes.body[FIRST_CALL_CHECKS:]] == [4, 4, 2]
+    assert passes.head[-1:] == [len(ALTERNATIONS)]
+    assert done == [20]
 
 
-def test_nested_prompts_are_computed_once_in_a_prefix_tree(
-    tiny: dict[str, Any], forward_calls: list[tuple[int, ...]]
-) -> None:
+def test_nested_prompts_are_computed_once_in_a_prefix_tree(tiny: dict[str, Any], passes: Passes) -> None:
     """Each alternation extends the one before it: the tree holds the longest prompt's tokens and nothing else,
     and each prompt's two single-token classes are read from one node."""
     model, tokenizer = tiny["opt"]
     backend = HFBackend(model, tokenizer, label="opt")
     requests = [(prompt, symbol) for prompt in ALTERNATIONS for symbol in (" A", " B")]
     expected = [naive_loglikelihood(model, tokenizer, *request) for request in requests]
-    forward_calls.clear()
+    passes.clear()
     done: list[int] = []
     got = backend.loglikelihoods(requests, progress=done.append)
     assert got == pytest.approx(expected, abs=TOLERANCE, rel=0)
     longest = len(sum(backend.tokenize_request(ALTERNATIONS[-1], " A"), [])) - 1
-    probe_calls = 2  # the first scoring call checks the layout once: three inputs padded, then packed
-    assert forward_calls[probe_calls:] == [(1, len(ALTERNATIONS), model.config.vocab_size)]
+    layout_checks = 2  # and once that the layout gives padded batches' scores: three inputs padded, then packed
+    assert passes.body[FIRST_CALL_CHECKS + layout_checks :] == [(1, longest)]
+    assert passes.head[-1:] == [len(ALTERNATIONS)]
     assert done == [len(requests)]
     inputs = {tuple(sum(backend.tokenize_request(*request), [])[:-1]) for request in requests}
     assert tuple(pack_prefixes(inputs, PACK_TOKENS)[0].tokens) == next(key for key in inputs if len(key) == longest)
-    forward_calls.clear()
+    passes.clear()
     backend.loglikelihoods(requests)
-    assert len(forward_calls) == 1  # checked once per backend
+    assert len(passes.body) == 1  # checked once per backend
 
 
 class RunsOutOfMemory(torch.nn.Module):
@@ -219,8 +222,8 @@ def test_out_of_memory_halves_the_batch_and_remembers_it(tiny: dict[str, Any]) -
     expected = [naive_loglikelihood(model, tokenizer, context, continuation) for context, continuation in REQUESTS]
     assert backend.loglikelihoods(REQUESTS) == pytest.approx(expected, abs=TOLERANCE, rel=0)
     assert backend.batch_size == 2
-    inputs = {tuple(sum(backend.tokenize_request(*request), [])[:-1]) for request in REQUESTS}
-    attempts = [len(inputs)]
+    longest = max(len(sum(backend.tokenize_request(*request), [])) - 1 for request in REQUESTS)
+    attempts = [batch_rows(longest, 16)]  # the longest inputs first, as many as fit in a pass's cells
     while attempts[-1] > 2:
         attempts.append(attempts[-1] // 2)
     assert wrapped.rows[: len(attempts)] == attempts
@@ -302,10 +305,11 @@ def test_a_sequence_too_long_for_memory_on_its_own_is_raised(tiny: dict[str, Any
 
 
 class IgnoresCustomMasks(OutOfMemoryAboveTokens):
-    """A model whose forward drops a 4-D mask and explicit positions, as some architectures' code does."""
+    """A model whose forward drops a pack's layout (its 4-D mask or, with sdpa, no mask, and its explicit
+    positions), as some architectures' code does; padded batches come with a 2-D mask and keep theirs."""
 
     def forward(self, input_ids: torch.Tensor, **kwargs: Any) -> Any:
-        if kwargs["attention_mask"].dim() == 4:
+        if kwargs["attention_mask"] is None or kwargs["attention_mask"].dim() == 4:
             kwargs["attention_mask"] = kwargs["position_ids"] = None
         return super().forward(input_ids, **kwargs)
 
@@ -323,13 +327,13 @@ def test_inputs_longer_than_a_pack_use_padded_batches(tiny: dict[str, Any], monk
     model, tokenizer = tiny["gpt2"]
     backend = HFBackend(model, tokenizer, label="gpt2", pack_tokens=8)
     packed: list[tuple[int, ...]] = []
-    score_pack = backend._score_pack
+    forward_pack = backend._forward_pack
 
     def recording(pack: Any, *args: Any) -> Any:
         packed.extend(pack.paths)
-        return score_pack(pack, *args)
+        return forward_pack(pack, *args)
 
-    monkeypatch.setattr(backend, "_score_pack", recording)
+    monkeypatch.setattr(backend, "_forward_pack", recording)
     expected = [naive_loglikelihood(model, tokenizer, *request) for request in REQUESTS]
     assert backend.loglikelihoods(REQUESTS) == pytest.approx(expected, abs=TOLERANCE, rel=0)
     assert packed and all(len(sequence) <= 8 for sequence in packed)
@@ -391,21 +395,29 @@ def test_onednn_linears_are_exact_and_restored() -> None:
     assert torch.allclose(got, expected, atol=1e-5, rtol=1e-5)
 
 
-def test_sdpa_models_attend_along_each_sequence_path(tiny: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    """With sdpa, a pack's attention runs row by row over each sequence's own path, not over the whole pack."""
+def test_sdpa_models_attend_in_blocks_over_ancestors_only(
+    tiny: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With sdpa, a pack's attention runs in blocks of consecutive nodes, each over its queries' ancestors only:
+    a block's keys are a path and a few branches, not the whole pack."""
     model, tokenizer = tiny["llama"]
-    shapes: list[tuple[int, ...]] = []
-    attend = tree_attention.sdpa_attention_forward
+    layouts: list[tree_attention.TreeLayout] = []
 
-    def spy(module: Any, query: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
-        shapes.append(tuple(query.shape))
-        return attend(module, query, *args, **kwargs)
+    def recording(*args: Any, **kwargs: Any) -> tree_attention.TreeLayout:
+        layouts.append(tree_attention.tree_layout(*args, **kwargs))
+        return layouts[-1]
 
-    monkeypatch.setattr(tree_attention, "sdpa_attention_forward", spy)
-    backend = HFBackend(model, tokenizer, label="llama")
+    monkeypatch.setattr(scoring, "tree_layout", recording)
+    backend = HFBackend(model, tokenizer, label="llama", path="tree")
     expected = [naive_loglikelihood(model, tokenizer, *request) for request in REQUESTS]
     assert backend.loglikelihoods(REQUESTS) == pytest.approx(expected, abs=TOLERANCE, rel=0)
-    assert shapes and all(shape[2] <= tree_attention.ROW_QUERIES for shape in shapes)
+    assert layouts and all(layout.mask.shape[2] == tree_attention.BLOCK_QUERIES for layout in layouts)
+    assert max(layout.nodes for layout in layouts) > 2 * tree_attention.BLOCK_QUERIES
+    assert all(
+        layout.key_index.shape[1] < layout.nodes
+        for layout in layouts
+        if layout.nodes > 2 * tree_attention.BLOCK_QUERIES
+    )
     assert model.config._attn_implementation == "sdpa"
 
 
