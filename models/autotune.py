@@ -1,8 +1,9 @@
 """Which way of scoring is fastest on this machine, measured on the work itself and remembered per machine and model.
 
 Every way scores the same (each is checked against naive scoring to 1e-5 in ``tests/test_scoring.py``); only the
-speed differs, and it differs with the CPU more than with anything else: oneDNN's float32 kernels run the linear
-layers 2.4x faster than MKL's on an AMD EPYC but only 1.27x on an Intel Sapphire Rapids, and whether the prefix
+speed differs, and it differs with the CPU more than with anything else: oneDNN's float32 kernels ran the linear
+layers 1.6-1.8x faster than MKL's per token on an AMD EPYC here, but a bare product only 1.27x on an Intel Sapphire
+Rapids (issue #11), and whether the prefix
 tree's saved tokens outweigh its gathered attention and smaller matrix products depends on the caches and the
 kernels. So nothing is assumed: the first scoring call with enough work races the candidates on slices of that work
 (``race``; the scores are kept, so only the slower candidates' extra time is spent), and the outcome is stored in
