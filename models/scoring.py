@@ -65,6 +65,10 @@ the longest: the few-shot behaviour's 220-560-token prompts took 49 s in packs o
 though the tree computed 12% fewer tokens (SmolLM2, 2-core AMD EPYC)."""
 HEAD_ROWS = 128
 """Scored positions per LM-head call (``HeadQueue``)."""
+HEAD_TOKENS = 4096
+"""Computed tokens after which a ``HeadQueue`` is flushed even with fewer scored positions: each flush is a progress
+line's worth of finished requests, and 800-token prompts (one scored position each) would otherwise hold back 128
+passes, 90 s of silence on SmolLM2 (2-core AMD EPYC); a head read per 4,096 tokens costs a few percent on Gemma."""
 
 PACKABLE_ATTENTION = ("sdpa", "eager")
 """Attention implementations that honour a custom 4-D mask (flash attention and flex attention do not)."""
@@ -127,23 +131,29 @@ class HeadQueue:
 
     The LM head reads its whole weight on every call, however few rows it gets: Gemma 3's 262,144 x 640 is 671 MB,
     which cost as much as a third of a 256-node pack's forward pass when each pack called the head for its dozen
-    scored nodes. With ``head`` None the states are logits already and every ``add`` is ready at once."""
+    scored nodes. It is flushed after ``rows`` scored positions or ``tokens`` computed tokens, whichever comes first,
+    so finished requests are reported steadily. With ``head`` None the states are logits already and every ``add``
+    is ready at once."""
 
-    def __init__(self, head: torch.nn.Module | None, rows: int) -> None:
+    def __init__(self, head: torch.nn.Module | None, rows: int, tokens: int = HEAD_TOKENS) -> None:
         self.head = head
         self.rows = rows if head is not None else 1
+        self.tokens = tokens
         self._states: list[torch.Tensor] = []
         self._slots: Slots = []
         self._count = 0
+        self._computed = 0
 
-    def add(self, states: torch.Tensor, slots: Slots) -> None:
+    def add(self, states: torch.Tensor, slots: Slots, computed: int) -> None:
+        """Queue a forward pass's scored ``states``; ``computed``: the tokens that pass computed."""
         offset = self._count
         self._states.append(states)
         self._slots.extend((index, [(offset + row, token) for row, token in pairs]) for index, pairs in slots)
         self._count += states.shape[0]
+        self._computed += computed
 
     def ready(self) -> bool:
-        return self._count >= self.rows
+        return self._count >= self.rows or self._computed >= self.tokens
 
     def flush(self) -> Scores:
         if not self._slots:
@@ -153,7 +163,7 @@ class HeadQueue:
             logits = states if self.head is None else self.head(states)
             sums = summed_logprobs(logits, [pairs for _, pairs in self._slots])
         scores = [(index, value) for (index, _), value in zip(self._slots, sums, strict=True)]
-        self._states, self._slots, self._count = [], [], 0
+        self._states, self._slots, self._count, self._computed = [], [], 0, 0
         return scores
 
 
@@ -521,7 +531,7 @@ class HFBackend:
         while start < len(inputs):
             rows = inputs[start : start + batch_rows(len(inputs[start]), batch)]
             try:
-                queue.add(*self._forward_padded(rows, sharing, targets))
+                queue.add(*self._forward_padded(rows, sharing, targets), len(rows) * len(rows[0]))
             except _OutOfMemoryError:
                 if len(rows) == 1:
                     raise
@@ -549,7 +559,7 @@ class HFBackend:
         while pending:
             for pack in pack_prefixes(pending, budget):
                 try:
-                    queue.add(*self._forward_pack(pack, sharing, targets))
+                    queue.add(*self._forward_pack(pack, sharing, targets), len(pack))
                 except _OutOfMemoryError:
                     if len(pack.paths) == 1:
                         raise

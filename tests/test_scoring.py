@@ -458,3 +458,17 @@ def test_a_prompt_too_long_for_the_model_raises_prompt_too_long(tiny: dict[str, 
     with pytest.raises(PromptTooLong, match="the prompt is longer than opt's context of 256 tokens: not scored"):
         model.score(Case("A, B, " * 200, (" A", " B"), 0))
     assert model.score(Case("A, B, A,", (" A", " B"), 1)).logprobs[0] < 0
+
+
+def test_the_head_queue_flushes_after_enough_scored_positions_or_enough_computed_tokens() -> None:
+    """Long prompts have one scored position per pass: the queue must not hold 128 passes (minutes of silence)."""
+    head = torch.nn.Linear(4, 10, bias=False)
+    by_tokens = scoring.HeadQueue(head, rows=128, tokens=100)
+    by_tokens.add(torch.zeros(1, 4), [(0, [(0, 3)])], computed=60)
+    assert not by_tokens.ready()
+    by_tokens.add(torch.zeros(1, 4), [(1, [(0, 5)])], computed=60)
+    assert by_tokens.ready()
+    assert [index for index, _ in by_tokens.flush()] == [0, 1] and not by_tokens.ready()
+    by_rows = scoring.HeadQueue(head, rows=2, tokens=10**6)
+    by_rows.add(torch.zeros(2, 4), [(0, [(0, 1)]), (1, [(1, 2)])], computed=2)
+    assert by_rows.ready()
