@@ -1,6 +1,7 @@
 """Which way of scoring is fastest on this machine, measured on the work itself and remembered per machine and model.
 
-Every way scores the same (each is checked against naive scoring to 1e-5 in ``tests/test_scoring.py``); only the
+Every way scores the same (each is checked against naive scoring to 1e-5 on tiny models in ``tests/test_scoring.py``,
+and within 5e-5 of lm-evaluation-harness on the packaged models by ``benchmarks.scoring``); only the
 speed differs, and it differs with the CPU more than with anything else: oneDNN's float32 kernels ran the linear
 layers 1.6-1.8x faster than MKL's per token on an AMD EPYC here, but a bare product only 1.27x on an Intel Sapphire
 Rapids (issue #11), and whether the prefix
@@ -12,6 +13,8 @@ kernels. So nothing is assumed: the first scoring call with enough work races th
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import math
@@ -35,6 +38,8 @@ Scores = list[tuple[int, float]]
 Candidate = TypeVar("Candidate")
 
 PLANS_FILE = "scoring-plans.json"
+PLAN_VERSION = 1
+"""Part of every plan's key: a plan written in another format is never read."""
 PATHS = ("auto", "tree", "padded")
 """``--scoring-path``: measured, or forced to the prefix tree or to padded batches."""
 KERNELS = ("auto", "on", "off")
@@ -185,9 +190,10 @@ def cpu_description() -> dict[str, Any]:
         name, _, value = line.partition(":")
         fields.setdefault(name.strip(), value.strip())
     flags = set((fields.get("flags") or fields.get("Features") or "").split())
+    arm = " ".join(f"{name} {fields[name]}" for name in ("CPU part", "CPU variant", "CPU revision") if name in fields)
     return {
         "vendor": fields.get("vendor_id") or fields.get("CPU implementer") or platform.machine(),
-        "model": fields.get("model name") or platform.processor() or platform.machine(),
+        "model": fields.get("model name") or arm or platform.processor() or platform.machine(),
         "family": f"{fields.get('cpu family', '?')}/{fields.get('model', '?')}/{fields.get('stepping', '?')}",
         "avx512": "avx512f" in flags,
         "avx512_bf16": "avx512_bf16" in flags,
@@ -220,15 +226,43 @@ def plan_key(model: torch.nn.Module) -> str:
         default=str,
     )
     digest = hashlib.sha256(shape.encode()).hexdigest()[:16]
-    return f"{cpu_name()} | {torch.get_num_threads()} threads | torch {torch.__version__} | {type(model).__name__} {digest}"
+    capability = cpu_description()["torch_capability"]
+    return (
+        f"plan v{PLAN_VERSION} | {cpu_name()} | {torch.get_num_threads()} threads | torch {torch.__version__} "
+        f"({capability}) | {type(model).__name__} {digest}"
+    )
+
+
+def rates_of(value: Any) -> dict[str, float] | None:
+    """Seconds per token by candidate, if ``value`` is one (a JSON object of finite positive numbers), else None:
+    a plan file is read back from disk, and an edited or damaged one must not decide anything."""
+    if not isinstance(value, dict) or not value:
+        return None
+    rates = {}
+    for name, rate in value.items():
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not math.isfinite(rate) or rate <= 0:
+            return None
+        rates[str(name)] = float(rate)
+    return rates
+
+
+def size_of(value: Any) -> int | None:
+    """A pack or batch size read back from a plan file, if it is a positive integer."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def plans_path() -> Path:
+    """Where plans are remembered: beside the score cache."""
+    return cache_root() / PLANS_FILE
 
 
 class PlanStore:
     """Remembered plans, one JSON object keyed by ``plan_key``; written whole and atomically (a temporary file in
-    the same directory, then ``os.replace``), so concurrent sessions never read half a file."""
+    the same directory, then ``os.replace``), so concurrent sessions never read half a file, and each update reads
+    and replaces the file under an exclusive lock, so two sessions' updates do not overwrite each other."""
 
     def __init__(self, path: Path | None = None) -> None:
-        self.path = path or cache_root() / PLANS_FILE
+        self.path = path or plans_path()
 
     def __repr__(self) -> str:
         return f"PlanStore({str(self.path)!r})"
@@ -245,15 +279,22 @@ class PlanStore:
         return dict(entry) if isinstance(entry, dict) else {}
 
     def update(self, key: str, **fields: Any) -> None:
-        """Merge ``fields`` into the entry under ``key`` and write the file."""
+        """Merge ``fields`` into the entry under ``key`` and write the file (readable by all, as the cache is)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        content = self._read()
-        content[key] = {**content.get(key, {}), **fields, "updated": datetime.now(UTC).isoformat(timespec="seconds")}
-        handle, scratch = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
-        try:
-            with os.fdopen(handle, "w") as file:
-                json.dump(content, file, indent=2, sort_keys=True)
-            os.replace(scratch, self.path)
-        except BaseException:
-            Path(scratch).unlink(missing_ok=True)
-            raise
+        with open(self.path.with_name(f".{self.path.name}.lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            content = self._read()
+            stamp = datetime.now(UTC).isoformat(timespec="seconds")
+            content[key] = {**content.get(key, {}), **fields, "updated": stamp}
+            handle, scratch = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+            try:
+                with os.fdopen(handle, "w") as file:
+                    json.dump(content, file, indent=2, sort_keys=True)
+                umask = os.umask(0)
+                os.umask(umask)
+                os.chmod(scratch, 0o666 & ~umask)
+                os.replace(scratch, self.path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    Path(scratch).unlink()
+                raise

@@ -27,8 +27,6 @@ class Pack:
     positions: list[int] = field(default_factory=list)
     parents: list[int] = field(default_factory=list)
     paths: dict[Tokens, list[int]] = field(default_factory=dict)
-    owned: dict[Tokens, int] = field(default_factory=dict)
-    """How many nodes each sequence added: the last ``owned[sequence]`` nodes of its path (at least one)."""
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -67,7 +65,6 @@ def pack_prefixes(sequences: Iterable[Tokens], budget: int) -> list[Pack]:
             pack.tokens.append(sequence[position])
             pack.positions.append(position)
         pack.paths[sequence] = path
-        pack.owned[sequence] = len(sequence) - shared
         previous, previous_path = sequence, path
     return packs
 

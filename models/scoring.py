@@ -36,7 +36,9 @@ from models.autotune import (
     layout_cost,
     plan_key,
     race,
+    rates_of,
     settled,
+    size_of,
     slice_length,
     slices,
 )
@@ -221,6 +223,8 @@ class HFBackend:
         """What was chosen and why, for the run's report; updated in place as choices are made."""
         self._options = f"path {path}, oneDNN {onednn}, batch {batch_size or 'auto'}, pack {pack_tokens or 'auto'}"
         self._open_sizes = (pack_tokens is None, batch_size is None)
+        self._ceilings: dict[bool, int] = {}
+        """The pack (True) or batch (False) size an out-of-memory error lowered to: a race's choice never exceeds it."""
         self._recalled = False
         self._encoder = RequestEncoder(tokenizer)
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
@@ -290,7 +294,7 @@ class HFBackend:
         pending = dict(sharing)
         yield from self._race_kernels(targets, pending)
         yield from self._race_layouts(targets, pending)
-        self.scoring.update(onednn=self.onednn, pack_tokens=self.pack_tokens, batch_size=self.batch_size)
+        self.scoring.update(onednn=self._onednn_in_use(), pack_tokens=self.pack_tokens, batch_size=self.batch_size)
         short = {key: indices for key, indices in pending.items() if len(key) <= self._tree_limit(self.pack_tokens)}
         tree = self._tree_pays(targets, short)
         self._count("tree", len(short) if tree else 0)
@@ -307,6 +311,12 @@ class HFBackend:
         GPU kernels, where launch count dominates at these sizes; no GPU was available to measure)."""
         return self._device().type == "cpu"
 
+    def _onednn_in_use(self) -> bool:
+        """Whether the float32 linear layers run through oneDNN now: as measured, forced, or (unmeasured) wherever
+        this torch has it for this model."""
+        assert self.model is not None
+        return self.onednn if self.onednn is not None else bool(onednn_layers(self.model))
+
     def _kernels(self, onednn: bool | None) -> AbstractContextManager[object]:
         assert self.model is not None
         return nullcontext() if onednn is False else onednn_linears(self.model)
@@ -318,14 +328,16 @@ class HFBackend:
         self._recalled = True
         assert self.model is not None
         entry = self.plans.get(self._plan_key())
-        if self.onednn is None and isinstance(entry.get("onednn"), bool):
+        kernel_rates = rates_of(entry.get("kernel_seconds_per_token"))
+        if self.onednn is None and isinstance(entry.get("onednn"), bool) and kernel_rates is not None:
             self.onednn = entry["onednn"]
-            self._note("kernel", "remembered", entry.get("kernel_seconds_per_token"))
-        if isinstance(entry.get("pack_tokens"), int) and isinstance(entry.get("batch_size"), int):
-            self.pack_tokens, self.batch_size = entry["pack_tokens"], entry["batch_size"]
-            rates = entry.get("layout_seconds_per_token", {})
-            chosen = (Layout(True, self.pack_tokens), Layout(False, self.batch_size))
-            self.layout_rates = {layout: rates[str(layout)] for layout in chosen if str(layout) in rates}
+            self._note("kernel", "remembered", kernel_rates)
+        pack, batch = size_of(entry.get("pack_tokens")), size_of(entry.get("batch_size"))
+        rates = rates_of(entry.get("layout_seconds_per_token"))
+        chosen = {str(layout): layout for layout in (Layout(True, pack or 0), Layout(False, batch or 0))}
+        layout_rates = {chosen[name]: rate for name, rate in (rates or {}).items() if name in chosen}
+        if pack is not None and batch is not None and layout_rates:  # anything else: nothing usable is remembered
+            self.pack_tokens, self.batch_size, self.layout_rates = pack, batch, layout_rates
             self._note("layout", "remembered", rates)
 
     def _plan_key(self) -> str:
@@ -340,17 +352,32 @@ class HFBackend:
         if what == "kernel":
             chosen = "oneDNN linears" if self.onednn else "stock linears"
         else:
-            chosen = f"packs of {self.pack_tokens} tree nodes, padded batches of {self.batch_size}"
+            layouts = self.layout_rates or {}
+            chosen = " and ".join(
+                f"tree packs of {layout.size} nodes" if layout.tree else f"padded batches of {layout.size}"
+                for layout in sorted(layouts, key=lambda layout: not layout.tree)
+            )
+            chosen += "; each call takes whichever computes its own inputs faster" if len(layouts) > 1 else ""
         timings = ", ".join(f"{name} {1000 * rate:.3f}" for name, rate in (rates or {}).items())
-        spent = f" in {seconds:.1f} s of real work" if seconds is not None else ""
+        spent = f", {seconds:.1f} s of scoring whose scores are kept" if seconds is not None else ""
         self.notify(f"{self.label}: {what} {how} on this CPU{spent} (ms per computed token: {timings}): {chosen}")
+
+    def _announce(self, what: str) -> None:
+        """A race can take a while on long prompts: say it has started."""
+        if self.notify is not None:
+            self.notify(f"{self.label}: timing {what} candidates on this CPU on the first inputs (scores are kept) ...")
 
     def _kept(self, rates: dict[Any, list[float]], **fields: Any) -> str:
         """Store a race's outcome if its timings were steady (``settled``); say which."""
         if not settled(rates):
             return "measured (timings unsteady, so not remembered)"
+        if self._ceilings:
+            return "measured (ran out of memory, so not remembered)"
         if self.plans is not None:
-            self.plans.update(self._plan_key(), cpu=cpu_name(), **fields)
+            try:
+                self.plans.update(self._plan_key(), cpu=cpu_name(), **fields)
+            except OSError as error:
+                return f"measured (not remembered: {self.plans.path} could not be written: {error.strerror or error})"
         return "measured"
 
     def _race_kernels(self, targets: Sequence[Tokens], pending: dict[Tokens, list[int]]) -> Iterator[Scores]:
@@ -367,6 +394,7 @@ class HFBackend:
         )
         if planned is None:
             return
+        self._announce("kernel")
         started = self.clock()
         rates = yield from race(
             planned,
@@ -407,6 +435,7 @@ class HFBackend:
         planned = slices(candidates, sorted(short), slice_length)
         if planned is None:
             return
+        self._announce("layout")
         started = self.clock()
         rates = yield from race(
             planned,
@@ -426,9 +455,9 @@ class HFBackend:
             if any(layout.tree == tree for layout in rates)
         }
         if True in chosen:
-            self.pack_tokens = chosen[True].size
+            self.pack_tokens = min(chosen[True].size, self._ceilings.get(True, chosen[True].size))
         if False in chosen:
-            self.batch_size = chosen[False].size
+            self.batch_size = min(chosen[False].size, self._ceilings.get(False, chosen[False].size))
         self.layout_rates = {layout: fastest_slices[layout] for layout in chosen.values()}
         table = {str(layout): rate for layout, rate in fastest_slices.items()}
         kept = self._kept(
@@ -469,8 +498,10 @@ class HFBackend:
         if not self._packs(targets, short):
             return False
         rates = self.layout_rates
-        if self.path == "tree" or rates is None or len(rates) < 2:
+        if self.path == "tree" or rates is None:  # forced, or nothing measured yet: the tree, as before races
             return True
+        if {layout.tree for layout in rates} != {True, False}:
+            return any(layout.tree for layout in rates)  # only one path was measured: that one
         return fastest(rates, lambda layout: layout_cost(layout, short)).tree
 
     def _packs(self, targets: Sequence[Tokens], sharing: dict[Tokens, list[int]]) -> bool:
@@ -529,13 +560,13 @@ class HFBackend:
         queue = self._queue()
         start = 0
         while start < len(inputs):
-            rows = inputs[start : start + batch_rows(len(inputs[start]), batch)]
+            rows = inputs[start : start + (batch_rows(len(inputs[start]), batch) if self._tunable() else batch)]
             try:
                 queue.add(*self._forward_padded(rows, sharing, targets), len(rows) * len(rows[0]))
             except _OutOfMemoryError:
                 if len(rows) == 1:
                     raise
-                batch = self.batch_size = len(rows) // 2
+                batch = self.batch_size = self._ceilings[False] = len(rows) // 2
                 halved = True
             else:
                 halved = False
@@ -563,7 +594,7 @@ class HFBackend:
                 except _OutOfMemoryError:
                     if len(pack.paths) == 1:
                         raise
-                    budget = self.pack_tokens = max(1, len(pack) // 2)
+                    budget = self.pack_tokens = self._ceilings[True] = max(1, len(pack) // 2)
                     halved = True
                 else:
                     halved = False

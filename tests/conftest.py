@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import torch
 
+from models import autotune
 from tests.project import make_project
 from tests.tiny_models import KINDS, build_tiny_model, load_tiny_model
 
@@ -26,6 +27,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def scoring_plans(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Tests never read or write the developer's remembered scoring plans (models/autotune.py)."""
+    path = tmp_path_factory.mktemp("plans") / autotune.PLANS_FILE
+    patch = pytest.MonkeyPatch()
+    patch.setattr(autotune, "plans_path", lambda: path)
+    yield
+    patch.undo()
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from models.autotune import (
     cpu_name,
     layout_cost,
     padded_batches,
+    plans_path,
     race,
     settled,
     slice_length,
@@ -170,9 +171,10 @@ def test_the_plan_is_kept_per_cpu_torch_and_model_in_one_json_file(llama: Any, t
     clock.close()
     (key, entry), *others = json.loads(store.path.read_text()).items()
     assert not others
-    assert key.startswith(cpu_name()) and f"torch {torch.__version__}" in key and "LlamaForCausalLM" in key
+    assert key.startswith(f"plan v{autotune.PLAN_VERSION} | {cpu_name()}") and f"torch {torch.__version__}" in key
+    assert "LlamaForCausalLM" in key
     assert entry["pack_tokens"] == backend.pack_tokens and entry["batch_size"] == backend.batch_size
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["plans.json"]  # written whole, no scratch left
+    assert sorted(path.name for path in tmp_path.iterdir()) == [".plans.json.lock", "plans.json"]  # no scratch left
     store.update("another machine", onednn=True)
     assert set(json.loads(store.path.read_text())) == {key, "another machine"}
     store.path.write_text("{ half a file")
@@ -219,7 +221,7 @@ def test_every_forced_path_scores_as_the_naive_scorer(tiny: dict[str, Any], kind
     backend = HFBackend(model, tokenizer, label=kind, path=path, onednn=onednn, pack_tokens=40, batch_size=3)
     expected = [naive_loglikelihood(model, tokenizer, *request) for request in REQUESTS]
     assert backend.loglikelihoods(REQUESTS) == pytest.approx(expected, abs=TOLERANCE, rel=0)
-    assert backend.scoring["inputs"].get("tree", 0) == (0 if path == "padded" else backend.scoring["inputs"]["tree"])
+    assert ("tree" in backend.scoring["inputs"]) == (path != "padded")
 
 
 def test_options_are_checked(tiny: dict[str, Any]) -> None:
@@ -318,6 +320,7 @@ def test_load_options_reach_the_scorer_and_a_local_load_draws_no_bar(
     tiny_dirs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("SCALECHECK_CACHE", str(tmp_path))
+    monkeypatch.setattr(autotune, "plans_path", plans_path)  # the real rule, which tests/conftest.py redirects
     spec = ModelSpec(label="tiny", source="path", ref=str(tiny_dirs["gpt2"]))
     options = LoadOptions(device="cpu", dtype=torch.float32, batch_size=3, scoring_path="padded", onednn="off")
     model, facts = load_model(spec, options, lambda _: None)
@@ -337,3 +340,78 @@ def test_the_run_records_the_cpu_and_each_models_scoring_choices(suite: pytest.P
     assert set(run["scoring"]) == {"obeys", "completes"}  # scripted models choose nothing: None each
     outcome = suite.runpytest("behaviours/", "--model-family", "scripted", "--scoring-path", "sideways")
     assert outcome.ret == pytest.ExitCode.USAGE_ERROR
+
+
+def _remember(store: PlanStore, backend: HFBackend, **fields: Any) -> None:
+    store.update(backend._plan_key(), **fields)
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"pack_tokens": 64, "batch_size": 8, "layout_seconds_per_token": {"tree/64": None, "padded/8": 1.0}},
+        {"pack_tokens": 64, "batch_size": 8, "layout_seconds_per_token": {"tree/64": "fast", "padded/8": 1.0}},
+        {"pack_tokens": 0, "batch_size": 8, "layout_seconds_per_token": {"tree/0": 1.0, "padded/8": 1.0}},
+        {"pack_tokens": True, "batch_size": 8, "layout_seconds_per_token": {"tree/1": 1.0, "padded/8": 1.0}},
+        {"pack_tokens": 64, "batch_size": 8, "layout_seconds_per_token": {"tree/64": float("inf"), "padded/8": 1.0}},
+        {"pack_tokens": 64, "batch_size": 8, "layout_seconds_per_token": ["tree/64"]},
+        {"pack_tokens": 64, "batch_size": 8, "layout_seconds_per_token": {"tree/256": 1.0}},
+    ],
+)
+def test_a_damaged_plan_entry_is_not_used_and_the_race_runs_again(
+    llama: Any, tmp_path: Path, entry: dict[str, Any]
+) -> None:
+    """A plan file is read back from disk: an edited or damaged entry must neither crash scoring nor decide."""
+    store = PlanStore(tmp_path / "plans.json")
+    backend, clock = tuned(llama, by_path(1.0, 2.0), store, onednn="off")
+    _remember(store, backend, **entry)
+    requests = workload()
+    expected = [naive_loglikelihood(*llama, *request) for request in requests]
+    assert backend.loglikelihoods(requests) == pytest.approx(expected, abs=TOLERANCE, rel=0)
+    clock.close()
+    assert backend.scoring["tuning"]["layout"]["how"] == "measured" and clock.reads > 0
+
+
+def test_a_plan_that_measured_only_padded_batches_sends_nothing_down_the_tree(llama: Any, tmp_path: Path) -> None:
+    store = PlanStore(tmp_path / "plans.json")
+    backend, clock = tuned(llama, by_path(1.0, 2.0), store, onednn="off")
+    _remember(store, backend, pack_tokens=64, batch_size=8, layout_seconds_per_token={"padded/8": 1e-9})
+    backend.loglikelihoods(workload())
+    clock.close()
+    assert clock.reads == 0 and set(backend.scoring["inputs"]) == {"padded"}
+
+
+def test_a_plan_store_that_cannot_be_written_is_reported_and_scoring_goes_on(llama: Any, tmp_path: Path) -> None:
+    (tmp_path / "a file").write_text("")
+    store = PlanStore(tmp_path / "a file" / "plans.json")
+    lines: list[str] = []
+    model, tokenizer = llama
+    clock = FakeClock(model, by_path(1.0, 2.0))
+    backend = HFBackend(model, tokenizer, label="llama", plans=store, clock=clock, onednn="off", notify=lines.append)
+    requests = workload()
+    expected = [naive_loglikelihood(*llama, *request) for request in requests]
+    assert backend.loglikelihoods(requests) == pytest.approx(expected, abs=TOLERANCE, rel=0)
+    clock.close()
+    assert "could not be written" in backend.scoring["tuning"]["layout"]["how"]
+    assert any(line.startswith("llama: timing layout candidates") for line in lines)
+    assert any("could not be written" in line and "tree packs of" in line for line in lines)
+
+
+def _fill(path: str, prefix: str) -> None:
+    store = PlanStore(Path(path))
+    for number in range(40):
+        store.update(f"{prefix}{number}", onednn=True)
+
+
+def test_two_processes_updating_the_plan_file_at_once_lose_no_entry(tmp_path: Path) -> None:
+    import multiprocessing
+
+    path = str(tmp_path / "plans.json")
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_fill, args=(path, prefix)) for prefix in ("a", "b")]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert [worker.exitcode for worker in workers] == [0, 0]
+    assert len(json.loads(Path(path).read_text())) == 80
