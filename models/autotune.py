@@ -105,12 +105,12 @@ def slice_length(layout: Layout, inputs: Sequence[Tokens]) -> int | None:
     """How many of ``inputs``, from the first, make one timed slice for ``layout``: whole padded batches, or whole
     packs (full but the last, as in a real run), of at least ``SLICE_TOKENS`` computed tokens; None if the inputs
     run out first."""
-    if layout.tree:
+    if layout.tree:  # inputs in sorted order, as packs take them: the first packs hold the first inputs
         packs = max(1, math.ceil(SLICE_TOKENS / layout.size))
-        end = 1
-        while end < len(inputs) and len(pack_prefixes(inputs[: end + 1], layout.size)) <= packs:
-            end += 1
-        return end if end < len(inputs) else None
+        laid_out = pack_prefixes(inputs, layout.size)
+        if len(laid_out) <= packs:
+            return None
+        return sum(len(pack.paths) for pack in laid_out[:packs])
     for end in range(1, len(inputs) + 1):
         batches = padded_batches(inputs[:end], layout.size)
         if batches[-1][2] and sum(width * rows for width, rows, _ in batches) >= SLICE_TOKENS:
