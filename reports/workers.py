@@ -167,3 +167,12 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     report = config.pluginmanager.get_plugin("scalecheck-report")
     models = {} if report is None else {nodeid: result.model for nodeid, result in report.results.items()}
     return ModelScheduling(config, log, models=models)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """A collection error stops the run before any worker is given work, as it stops a serial run before any model
+    loads (pytest's own check comes after xdist's loop; the workers' copies of the error are then never read)."""
+    failed = session.testsfailed
+    if role(session.config) == CONTROLLER and failed and not session.config.option.continue_on_collection_errors:
+        raise session.Interrupted(f"{failed} error{'s' if failed != 1 else ''} during collection")

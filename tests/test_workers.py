@@ -186,3 +186,16 @@ def test_an_item_s_state_survives_the_trip_to_the_controller() -> None:
     back = workers.ItemState.unpack(state.pack())
     assert back.result.summary() == result.summary() and list(back.result.example_rows()) == list(result.example_rows())
     assert isinstance(back.result.run.records[0].cases[0].axes, MappingProxyType) and back.worker == "gw1"
+
+
+def test_a_collection_error_stops_a_worker_run_before_any_model_loads_as_it_stops_a_serial_one(
+    suite: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "loads.txt"
+    monkeypatch.setenv(scripted.LOAD_LOG, str(log))
+    suite.makepyprojecttoml(Path(suite.path / "pyproject.toml").read_text() + LOGGED)
+    (suite.path / "behaviours" / "test_unfinished.py").write_text("def test_unfinished(:\n")
+    outcome = suite.runpytest("behaviours/", "--model-family", "logged", "--examples", "10", "-n", "2")
+    assert outcome.ret == Exit.BROKEN and not log.exists()
+    outcome.stdout.fnmatch_lines(["*Interrupted: 1 error during collection*"])
+    assert outcome.stdout.str().count("ERROR behaviours/test_unfinished.py") == 1
