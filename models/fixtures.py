@@ -58,7 +58,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="load every model with device_map=auto over the visible GPUs, even one that fits a single GPU",
     )
     group.addoption(
-        "--max-gpu-memory", default=None, help="cap each GPU's share of a sharded model (accelerate max_memory), e.g. 70GiB"
+        "--max-gpu-memory",
+        default=None,
+        help="cap each GPU's share of a sharded model (accelerate max_memory), e.g. 70GiB",
     )
     group.addoption(
         "--backend",

@@ -120,7 +120,9 @@ def load_vllm(spec: ModelSpec, where: str, options: LoadOptions) -> VLLMBackend:
         trust_remote_code=options.trust_remote_code,
         seed=0,
     )
-    tokenizer = AutoTokenizer.from_pretrained(where, revision=spec.revision, trust_remote_code=options.trust_remote_code)
+    tokenizer = AutoTokenizer.from_pretrained(
+        where, revision=spec.revision, trust_remote_code=options.trust_remote_code
+    )
     return VLLMBackend(
         engine,
         tokenizer,

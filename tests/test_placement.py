@@ -130,7 +130,9 @@ def test_memory_returns_near_its_start_after_each_size_of_a_session(tmp_path: Pa
     assert all(after - start < weights / 4 for _, after in sizes), (start, sizes, weights)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device: GPU memory is checked only where there is one")
+@pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="no CUDA device: GPU memory is checked only where there is one"
+)
 def test_gpu_memory_returns_to_its_start_after_a_size(tmp_path: Path) -> None:  # pragma: no cover - needs a GPU
     directory = build_tiny_model("llama", tmp_path / "tiny")
     spec = ModelSpec(label="tiny", source="path", ref=str(directory))

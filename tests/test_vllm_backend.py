@@ -91,7 +91,9 @@ def test_a_prompt_longer_than_the_context_is_not_sent(tiny: dict[str, Path]) -> 
 def test_backend_vllm_without_vllm_is_a_usage_error(suite: pytest.Pytester) -> None:
     outcome = suite.runpytest("behaviours/", "--model-family", "scripted", "--backend", "vllm")
     assert outcome.ret == Exit.USAGE
-    outcome.stderr.fnmatch_lines(["ERROR: --backend vllm: vLLM is not installed here; pip install * on a CUDA machine, or use --backend *"])
+    outcome.stderr.fnmatch_lines(
+        ["ERROR: --backend vllm: vLLM is not installed here; pip install * on a CUDA machine, or use --backend *"]
+    )
 
 
 @pytest.mark.skipif(

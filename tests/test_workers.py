@@ -57,7 +57,9 @@ def test_two_workers_write_the_report_a_serial_run_writes(suite: pytest.Pytester
     from tests.tiny_models import build_tiny_model
 
     _second_behaviour(suite)
-    paths = [str(build_tiny_model(kind, tmp_path / kind, seed=seed)) for seed, kind in enumerate(("opt", "gpt2", "llama"))]
+    paths = [
+        str(build_tiny_model(kind, tmp_path / kind, seed=seed)) for seed, kind in enumerate(("opt", "gpt2", "llama"))
+    ]
     common = [arg for path in paths for arg in ("--model-path", path)]
     common += ["behaviours/", "--examples", "12", "--required-rate", "0", "--no-score-cache"]
     serial = suite.runpytest(*common, "--report-dir", "serial")
