@@ -33,6 +33,14 @@ sizes = [
 """
 
 
+@pytest.fixture
+def log(suite: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The file the ``logged`` family's loads are noted in (by any process), and that family in the project."""
+    monkeypatch.setenv(scripted.LOAD_LOG, str(tmp_path / "loads.txt"))
+    suite.makepyprojecttoml(Path(suite.path / "pyproject.toml").read_text() + LOGGED)
+    return tmp_path / "loads.txt"
+
+
 def _second_behaviour(project: pytest.Pytester) -> None:
     """A second behaviour file, so every size has several items that must stay on one worker."""
     text = BEHAVIOUR.read_text().replace("def test_repetition_suppression(", "def test_repetition_again(")
@@ -84,12 +92,7 @@ def test_two_workers_write_the_report_a_serial_run_writes(suite: pytest.Pytester
     assert {model: len(ran) for model, ran in _workers_by_model(parallel).items()} == {"opt": 1, "gpt2": 1, "llama": 1}
 
 
-def test_each_size_loads_once_in_the_whole_session(
-    suite: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    log = tmp_path / "loads.txt"
-    monkeypatch.setenv(scripted.LOAD_LOG, str(log))
-    suite.makepyprojecttoml(Path(suite.path / "pyproject.toml").read_text() + LOGGED)
+def test_each_size_loads_once_in_the_whole_session(suite: pytest.Pytester, log: Path) -> None:
     _second_behaviour(suite)
     outcome = suite.runpytest("behaviours/", "--model-family", "logged", "--examples", "10", "-n", "2", "-v")
     assert outcome.ret == Exit.OK
@@ -122,11 +125,8 @@ def test_a_size_that_fails_to_load_under_workers_is_reported_as_serially(suite: 
     ],
 )
 def test_worker_combinations_that_cannot_work_are_usage_errors_before_any_model_loads(
-    suite: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, arguments: tuple[str, ...], message: str
+    suite: pytest.Pytester, log: Path, arguments: tuple[str, ...], message: str
 ) -> None:
-    log = tmp_path / "loads.txt"
-    monkeypatch.setenv(scripted.LOAD_LOG, str(log))
-    suite.makepyprojecttoml(Path(suite.path / "pyproject.toml").read_text() + LOGGED)
     outcome = suite.runpytest("behaviours/", "--model-family", "logged", "--examples", "10", "-n", "2", *arguments)
     assert outcome.ret == Exit.USAGE and not log.exists()
     outcome.stderr.fnmatch_lines([f"ERROR: {message}"])
@@ -191,11 +191,8 @@ def test_an_item_s_state_survives_the_trip_to_the_controller() -> None:
 
 
 def test_a_collection_error_stops_a_worker_run_before_any_model_loads_as_it_stops_a_serial_one(
-    suite: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    suite: pytest.Pytester, log: Path
 ) -> None:
-    log = tmp_path / "loads.txt"
-    monkeypatch.setenv(scripted.LOAD_LOG, str(log))
-    suite.makepyprojecttoml(Path(suite.path / "pyproject.toml").read_text() + LOGGED)
     (suite.path / "behaviours" / "test_unfinished.py").write_text("def test_unfinished(:\n")
     outcome = suite.runpytest("behaviours/", "--model-family", "logged", "--examples", "10", "-n", "2")
     assert outcome.ret == Exit.BROKEN and not log.exists()
