@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import re
 
 import torch
@@ -38,13 +39,54 @@ def resolve_dtype(name: str, device: str) -> torch.dtype:
     return torch.float32
 
 
-def device_map_for(device: str) -> str | dict[str, str] | None:
-    """Shard across every GPU when plain ``cuda`` is asked for and there are several (66B does not fit on one)."""
+MEMORY_SIZE = re.compile(r"\d+(\.\d+)?\s*(GiB|GB|MiB|MB)")
+
+
+def check_placement(device: str, *, shard: bool, max_gpu_memory: str | None) -> None:
+    """Sharding options only mean something on GPUs, and a memory cap must be a size accelerate reads."""
+    if shard and device != "cuda":
+        raise ValueError(f"--shard spreads a model over every visible GPU, not {device}; use --device cuda (or auto)")
+    if max_gpu_memory is not None:
+        if not device.startswith("cuda"):
+            raise ValueError(f"--max-gpu-memory caps GPU memory, and the device is {device}; drop it or use a GPU")
+        if not MEMORY_SIZE.fullmatch(max_gpu_memory):
+            raise ValueError(f"--max-gpu-memory {max_gpu_memory!r} is not a size; give one like 70GiB or 38GB")
+
+
+def device_map_for(device: str, *, shard: bool = False) -> str | dict[str, str] | None:
+    """Shard across every GPU when plain ``cuda`` is asked for and there are several (66B does not fit on one), or
+    always with ``shard`` (accelerate then places what does not fit the GPUs on the CPU)."""
     if device == "cpu":
         return None
-    if device == "cuda" and torch.cuda.device_count() > 1:
+    if device == "cuda" and (shard or torch.cuda.device_count() > 1):
         return "auto"
     return {"": device}
+
+
+def max_memory_for(device_map: str | dict[str, str] | None, cap: str | None) -> dict[int, str] | None:
+    """The same cap for every visible GPU, for accelerate's placement (``device_map="auto"`` only)."""
+    if device_map != "auto" or cap is None:
+        return None
+    return {index: cap.replace(" ", "") for index in range(torch.cuda.device_count())}
+
+
+def visible_gpus() -> list[str]:
+    """The GPUs this run may use, named as ``CUDA_VISIBLE_DEVICES`` names them: an outer setting is respected."""
+    outer = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if outer is not None:
+        return [name.strip() for name in outer.split(",") if name.strip()]
+    return [str(index) for index in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+
+
+def share_gpus(gpus: list[str], workers: int) -> list[list[str]]:
+    """Each worker's own GPUs: contiguous, near-equal shares, so a worker given several shards its models over
+    them and no two workers ever share one."""
+    if workers > len(gpus):
+        raise ValueError(
+            f"-n {workers} with {len(gpus)} visible GPU(s): each worker needs a GPU of its own; use -n {len(gpus)} "
+            "or fewer (-n auto picks that), or --device cpu"
+        )
+    return [gpus[index * len(gpus) // workers : (index + 1) * len(gpus) // workers] for index in range(workers)]
 
 
 def free_memory() -> None:

@@ -17,11 +17,12 @@ from pathlib import Path
 import pytest
 
 from models.autotune import KERNELS, PATHS, cpu_name
-from models.device import DEVICE_CHOICES, DTYPES, free_memory, resolve_device, resolve_dtype
+from models.device import DEVICE_CHOICES, DTYPES, check_placement, free_memory, resolve_device, resolve_dtype
 from models.loading import LoadError, LoadOptions, Notify, load_model
 from models.packaged import PackageNotInstalledError
 from models.registry import Family, ModelSpec, RegistryError, load_families, resolve_models
 from models.under_test import ModelUnderTest
+from models.vllm_backend import check_vllm
 
 
 @dataclass
@@ -53,6 +54,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--device", default="auto", help=f"{DEVICE_CHOICES} (default auto: first GPU if any)")
     group.addoption(
         "--dtype", default="auto", help=f"auto|{'|'.join(DTYPES)} (default auto: float32 on CPU, bfloat16 on GPU)"
+    )
+    group.addoption(
+        "--shard",
+        action="store_true",
+        help="load every model with device_map=auto over the visible GPUs, even one that fits a single GPU",
+    )
+    group.addoption(
+        "--max-gpu-memory",
+        default=None,
+        help="cap each GPU's share of a sharded model (accelerate max_memory), e.g. 70GiB",
+    )
+    group.addoption(
+        "--backend",
+        default="transformers",
+        choices=("transformers", "vllm"),
+        help="score with transformers (default) or vLLM (prompt log-probs; only where vLLM is installed)",
     )
     group.addoption(
         "--batch-size",
@@ -98,6 +115,9 @@ def pytest_configure(config: pytest.Config) -> None:
         options = LoadOptions(
             device=device,
             dtype=resolve_dtype(config.getoption("dtype"), device),
+            shard=config.getoption("shard"),
+            max_gpu_memory=config.getoption("max_gpu_memory"),
+            backend=config.getoption("backend"),
             batch_size=config.getoption("batch_size"),
             score_cache=not config.getoption("no_score_cache"),
             trust_remote_code=config.getoption("trust_remote_code"),
@@ -107,6 +127,9 @@ def pytest_configure(config: pytest.Config) -> None:
         )
         if options.batch_size is not None and options.batch_size < 1:
             raise ValueError(f"--batch-size must be at least 1, got {options.batch_size}")
+        check_placement(device, shard=options.shard, max_gpu_memory=options.max_gpu_memory)
+        if options.backend == "vllm":
+            check_vllm()
         family = resolve_models(
             load_families(Path(config.rootpath) / "pyproject.toml"),
             family=config.getoption("model_family"),

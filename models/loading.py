@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from models.device import device_map_for
+from models.device import device_map_for, max_memory_for
 from models.packaged import PackageNotInstalledError
 from models.registry import ModelSpec, human_count
 from models.score_cache import open_store
@@ -32,6 +32,12 @@ class LoadError(RuntimeError):
 class LoadOptions:
     device: str
     dtype: torch.dtype
+    shard: bool = False
+    """Load with ``device_map="auto"`` even on one GPU (accelerate offloads what does not fit to the CPU)."""
+    max_gpu_memory: str | None = None
+    """Cap on each GPU's share of a sharded model (``max_memory`` for accelerate), e.g. ``70GiB``."""
+    backend: str = "transformers"
+    """``transformers`` (HFBackend) or ``vllm`` (models/vllm_backend.py, where vLLM is installed)."""
     batch_size: int | None = None
     """Inputs per padded batch; None: measured on a CPU (models/autotune.py), 16 on a GPU."""
     score_cache: bool = False
@@ -127,15 +133,21 @@ def _from_pretrained(spec: ModelSpec, where: str, options: LoadOptions, notify: 
     from models.scoring import HFBackend
 
     _check_inert(spec, where, options)
+    if options.backend == "vllm":
+        from models.vllm_backend import load_vllm
+
+        return load_vllm(spec, where, options)
     trust = options.trust_remote_code
     tokenizer = AutoTokenizer.from_pretrained(where, revision=spec.revision, trust_remote_code=trust)
+    device_map = device_map_for(options.device, shard=options.shard)
     # A local load's bar says nothing the loading/loaded lines do not; a hub download's bars show progress.
     with transformers_bars_off() if spec.source != "hub" else nullcontext():
         model = AutoModelForCausalLM.from_pretrained(
             where,
             revision=spec.revision,
             dtype=options.dtype,
-            device_map=device_map_for(options.device),
+            device_map=device_map,
+            max_memory=max_memory_for(device_map, options.max_gpu_memory),
             trust_remote_code=trust,
             use_safetensors=None if options.allow_pickle else True,
         )

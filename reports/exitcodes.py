@@ -31,7 +31,7 @@ MEANING = {
     "failed assertion)",
     Exit.INTERNAL: "internal error (a bug in scalecheck or a plugin)",
     Exit.USAGE: "usage error, before any model loads: unknown family or size, missing checkpoint or baseline, bad "
-    "option value, a report folder that cannot be written or is in use, pytest-xdist workers",
+    "option value, a report folder that cannot be written or is in use, an option pytest-xdist workers cannot run",
     Exit.NOTHING_SELECTED: "no behaviour was selected",
     Exit.MODEL_FAILED: "a model could not be loaded (or failed while scoring): its items errored (the cause is in "
     "results.json) and the other sizes ran",

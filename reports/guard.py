@@ -1,6 +1,5 @@
 """Faults, told apart from results and found as early as they can be known; the exit code that says which.
 
-- pytest-xdist workers are refused at configure: each would write its own partial report into one folder.
 - Before the first model loads, every selected behaviour draws its cases once with no model behind ``lm``: a
   strategy that cannot draw, or a case with nothing to score, errors that behaviour's items at setup, so no model
   is loaded for them and no rate is made up.
@@ -23,6 +22,7 @@ import pytest
 from models.fixtures import ModelFailed, notifier
 from models.under_test import ModelUnderTest, Request, ScoringFailed, first_line, request_problem
 from reports.exitcodes import MEANING, Exit, exit_code
+from reports.workers import WORKER
 from runner.counting import BehaviourError, is_counted_test, record_requests
 
 if TYPE_CHECKING:
@@ -33,17 +33,6 @@ ERROR_KIND = "error_kind"
 
 class BehaviourBroken(pytest.fail.Exception):
     """A behaviour that cannot be run as written (bad data, a broken strategy or test body): the item errors."""
-
-
-def refuse_parallel_workers(config: pytest.Config) -> None:
-    """pytest-xdist (``-n``/``--dist``) splits one run's items over processes that each write the report folder."""
-    workers = getattr(config.option, "numprocesses", None)
-    if getattr(config.option, "dist", "no") != "no" or workers:
-        raise pytest.UsageError(
-            f"-n {workers}: scalecheck does not run under pytest-xdist yet (each worker would write its own partial "
-            "report); run without -n, or run sizes as separate jobs (--model-sizes X --report-dir run-X) and "
-            "combine them with: python -m reports merge run-A run-B --out merged"
-        )
 
 
 class _NoModel:
@@ -168,8 +157,8 @@ class Guard:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if not self.report.results:
-            return  # no behaviour ran (the project's own tests): pytest's code stands
+        if not self.report.results or self.report.role == WORKER:
+            return  # no behaviour ran (the project's own tests), or the controller decides: pytest's code stands
         errors = [result.error_kind for result in self.report.results.values() if result.status == "error"]
         self.exit = exit_code(session.exitstatus, errors=errors, report_written=self.report.write_failure is None)
         session.exitstatus = self.exit

@@ -10,7 +10,7 @@ import inspect
 import platform
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -22,7 +22,7 @@ from models.fixtures import SESSION_MODELS, model_spec_of, notifier
 from models.under_test import first_line
 from reports import gate
 from reports.files import FolderError, FolderLock, hold_folder
-from reports.guard import BehaviourBroken, Guard, broken, refuse_parallel_workers
+from reports.guard import BehaviourBroken, Guard, broken
 from reports.render import write_views
 from reports.results import BehaviourResult, ReportData
 from reports.stats import PAIR_TEST_WORDS, pair_stopping_alpha
@@ -35,6 +35,7 @@ from reports.table import (
     render,
     stopping_mode,
 )
+from reports.workers import CONTROLLER, PAYLOAD, WORKER, ItemState, check_dist, role, worker_count
 from runner.audit import BehaviourAudit, audit_cases, prefix_cases, prior_rate
 from runner.counting import BehaviourError, CountedRun, ExampleRecord, count_examples, is_counted_test
 from runner.sampling import Example, draw_examples
@@ -107,7 +108,6 @@ def pytest_configure(config: pytest.Config) -> None:
     confidence = config.getoption("confidence")
     if not 0.0 < confidence < 1.0:
         raise pytest.UsageError(f"--confidence must be strictly between 0 and 1, got {confidence}: e.g. 0.95")
-    refuse_parallel_workers(config)
     report = ScalecheckReport(config)
     config.stash[REPORT] = report
     config.pluginmanager.register(report, "scalecheck-report")
@@ -164,6 +164,8 @@ class ScalecheckReport:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
+        self.role = role(config)
+        """``serial``, or under pytest-xdist ``controller`` (holds the folder, writes) or ``worker`` (scores)."""
         self.results: dict[str, BehaviourResult] = {}
         self.drawn: dict[tuple[Any, int], list[Example]] = {}
         self.audits: dict[str, BehaviourAudit] = {}
@@ -218,7 +220,8 @@ class ScalecheckReport:
                     examples=self._examples(item),
                     status="not run",
                 )
-        if self.results and not self.config.option.collectonly:
+        if self.results and not self.config.option.collectonly and self.role != WORKER:
+            check_dist(self.config)
             try:
                 self.folder = hold_folder(self.directory, "--report-dir")
             except FolderError as error:
@@ -380,7 +383,43 @@ class ScalecheckReport:
             return f"{message}\nMinimal failing example (shrunk by Hypothesis for this model):\n{result.minimal_failing_example}"
         return f"{message}\nHypothesis' own search found no failing example to shrink (see examples.csv)"
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+        """A worker sends each finished item's state to the controller on the item's last report."""
+        report = yield
+        result = self.results.get(item.nodeid)
+        if self.role == WORKER and call.when == "teardown" and result is not None:
+            state = ItemState(
+                result=result,
+                audit=self.audits.get(result.behaviour),
+                load=self.config.stash[SESSION_MODELS].loads.get(result.model),
+                worker=self.config.workerinput["workerid"],  # type: ignore[attr-defined]
+            )
+            setattr(report, PAYLOAD, state.pack())
+        return report
+
+    def _adopt(self, state: ItemState) -> None:
+        """A worker's finished item replaces the controller's not-yet-run row (which keeps its place: the serial
+        order); its model's audit figures and load facts join the controller's, in the family's order."""
+        result = state.result
+        self.results[result.nodeid] = result
+        models = self.config.stash[SESSION_MODELS]
+        if state.load is not None:
+            models.loads[result.model] = {**state.load, "worker": state.worker}
+        if state.audit is None:
+            return
+        audit = self.audits.setdefault(result.behaviour, state.audit)
+        order = [spec.label for spec in models.family.sizes]
+        for name in ("prefix_cases", "prior_rate"):
+            figures, theirs = getattr(audit, name), getattr(state.audit, name)
+            if result.model in theirs:
+                figures[result.model] = theirs[result.model]
+            setattr(audit, name, {model: figures[model] for model in order if model in figures})
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        packed = getattr(report, PAYLOAD, None)
+        if self.role == CONTROLLER and packed is not None:
+            self._adopt(ItemState.unpack(packed))
         result = self.results.get(report.nodeid)
         if result is None:
             return
@@ -409,6 +448,7 @@ class ScalecheckReport:
             "dtype": str(models.options.dtype).removeprefix("torch."),
             "seed": self.seed,
             "examples_per_behaviour": self.examples or "per behaviour (see results)",
+            "workers": worker_count(self.config) if self.role == CONTROLLER else None,
             "stopping": self._stopping_metadata(),
             "population": POPULATION.format(seed=self.seed),
             "versions": _package_versions(),
@@ -437,6 +477,7 @@ class ScalecheckReport:
                     "non_embedding_params": loaded.get("non_embedding_params", spec.non_embedding_params),
                     "load_seconds": loaded.get("load_seconds"),
                     "load_error": loaded.get("load_error"),
+                    "worker": loaded.get("worker"),
                 }
             )
         return rows

@@ -145,3 +145,16 @@ class Crashing(ScriptedBackend):
 
 def crashes(*, spec: Any, device: str, dtype: Any) -> ScriptedBackend:
     return Crashing(spec.label, lambda prompt: pattern_symbols(prompt)[1])
+
+
+LOAD_LOG = "SCALECHECK_TEST_LOAD_LOG"
+"""A file each load of ``logged`` appends ``pid label`` to: loads made in other processes (xdist workers)."""
+
+
+def logged(*, spec: Any, device: str, dtype: Any) -> ScriptedBackend:
+    """Obeys, and notes the load (process and label) in the file named by ``$SCALECHECK_TEST_LOAD_LOG``."""
+    import os
+
+    with open(os.environ[LOAD_LOG], "a", encoding="utf-8") as log:
+        log.write(f"{os.getpid()} {spec.label}\n")
+    return ScriptedBackend(spec.label, lambda prompt: pattern_symbols(prompt)[1])

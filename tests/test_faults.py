@@ -24,13 +24,6 @@ def _one_line_error(outcome: pytest.RunResult, message: str) -> None:
     assert "Traceback" not in outcome.stdout.str() + outcome.stderr.str()
 
 
-def test_xdist_workers_are_a_usage_error(suite: pytest.Pytester) -> None:
-    pytest.importorskip("xdist", reason="pytest-xdist is not installed: -n is not an option to refuse")
-    outcome = suite.runpytest(*TWO, "-n", "2")
-    assert outcome.ret == Exit.USAGE
-    _one_line_error(outcome, "-n 2: scalecheck does not run under pytest-xdist yet *; run without -n, or run sizes *")
-
-
 def test_a_report_folder_in_use_by_another_run_is_refused_before_any_model_loads(suite: pytest.Pytester) -> None:
     held = hold_folder(suite.path / "scalecheck-report", "--report-dir")
     try:

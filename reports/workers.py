@@ -1,0 +1,178 @@
+"""One model size per pytest-xdist worker, and one report, written by the controller alone.
+
+``pytest behaviours/ -n N`` runs the serial path in every process, with three differences:
+
+- the controller collects too (collection loads no model), so it knows every behaviour x model item, holds the
+  report folder and writes every file, exactly as a serial run does; workers hold and write nothing;
+- ``ModelScheduling`` (``reports/model_scheduling.py``) gives every item of one size to one worker, so each size
+  loads once in the whole session, and a worker's ``lm`` fixture still holds one model at a time;
+- a worker attaches each finished item's state (its ``BehaviourResult``, its behaviour's audit, the model's load
+  facts) to the item's teardown report, which xdist carries to the controller; the controller adopts it in place
+  of its own not-yet-run row, so the table, ``results.json`` and ``examples.csv`` are built by the serial code.
+
+Where there are GPUs, each worker gets its own share of the visible ones (``CUDA_VISIBLE_DEVICES``, a subset of
+an outer setting), set before torch first looks at CUDA. The hooks are xdist's, so each is ``optionalhook``: the
+plugin is harmless where pytest-xdist is not installed.
+"""
+
+from __future__ import annotations
+
+import base64
+import copyreg
+import io
+import os
+import pickle
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+import pytest
+
+from models.device import share_gpus, visible_gpus
+from models.fixtures import SESSION_MODELS
+from reports.results import BehaviourResult
+from runner.audit import BehaviourAudit
+
+SERIAL, CONTROLLER, WORKER = "serial", "controller", "worker"
+GPUS = "scalecheck_cuda_visible_devices"
+"""The key of a worker's GPU share in xdist's ``workerinput``."""
+PAYLOAD = "scalecheck_item"
+"""The attribute of a teardown report that carries the item's state; pytest serializes a report's attributes."""
+SCHEDULED_DIST = "load"
+"""The ``--dist`` mode ``-n`` implies, which scalecheck replaces with its own scheduling by model size."""
+_SHARES = pytest.StashKey[list[list[str]]]()
+
+
+def role(config: pytest.Config) -> str:
+    """``worker`` inside an xdist worker, ``controller`` in the process that distributes, else ``serial``."""
+    if hasattr(config, "workerinput"):
+        return WORKER
+    if getattr(config.option, "dist", "no") != "no" and not config.option.collectonly:
+        return CONTROLLER
+    return SERIAL
+
+
+def worker_count(config: pytest.Config) -> int:
+    return len(config.getoption("tx", default=None) or [])
+
+
+@dataclass
+class ItemState:
+    """What a worker knows of one finished behaviour x model item that the controller's report needs."""
+
+    result: BehaviourResult
+    audit: BehaviourAudit | None
+    load: dict[str, Any] | None
+    worker: str
+
+    def pack(self) -> str:
+        """A string, as every report attribute must serialize: the controller and its workers run the same code,
+        from the same checkout, so a pickle is read back by the code that wrote it."""
+        buffer = io.BytesIO()
+        pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+        pickler.dispatch_table = {**copyreg.dispatch_table, MappingProxyType: _read_only_mapping}
+        pickler.dump(self)
+        return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+    @staticmethod
+    def unpack(text: str) -> ItemState:
+        return pickle.loads(base64.b64decode(text))
+
+
+def _read_only(mapping: dict) -> MappingProxyType:
+    return MappingProxyType(mapping)
+
+
+def _read_only_mapping(proxy: MappingProxyType) -> tuple[Any, tuple[dict]]:
+    """A case's read-only axes travel as a plain dict, made read-only again on arrival."""
+    return _read_only, (dict(proxy),)
+
+
+def check_dist(config: pytest.Config) -> None:
+    """Other ``--dist`` modes would split one size's items over several workers (each loading the model), or run
+    every item in every worker (``each``): refused once behaviours are selected, before any model loads."""
+    dist = config.getoption("dist")
+    if role(config) == CONTROLLER and dist != SCHEDULED_DIST:
+        raise pytest.UsageError(
+            f"--dist {dist}: scalecheck puts each model size on one worker itself; drop --dist and give -n N alone"
+        )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """A worker sees only its own GPUs, set before torch first looks at CUDA; a controller refuses what cannot
+    work with workers."""
+    if role(config) == WORKER:
+        share = config.workerinput.get(GPUS)  # type: ignore[attr-defined]
+        if share is not None:
+            os.environ["CUDA_VISIBLE_DEVICES"] = share
+    elif role(config) == CONTROLLER and config.getoption("sequential", default=False):
+        raise pytest.UsageError(
+            f"--sequential with -n {worker_count(config)}: a size's stopping pairs it with the sizes run before it "
+            "in the same process; run --sequential without -n, or one job per size (--model-sizes X --report-dir "
+            "run-X) and python -m reports merge"
+        )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Share the visible GPUs among the workers before xdist starts them (the device is resolved by now)."""
+    config = session.config
+    if role(config) != CONTROLLER:
+        return
+    device = config.stash[SESSION_MODELS].options.device
+    if not device.startswith("cuda"):
+        return
+    if device != "cuda":
+        raise pytest.UsageError(
+            f"--device {device} with -n: each worker is given GPUs of its own, numbered from 0 inside it; use "
+            "--device cuda (or auto)"
+        )
+    try:
+        config.stash[_SHARES] = share_gpus(visible_gpus(), worker_count(config))
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    shares = node.config.stash.get(_SHARES, None)
+    if shares:
+        index = int(str(node.workerinput["workerid"]).removeprefix("gw")) % len(shares)
+        node.workerinput[GPUS] = ",".join(shares[index])
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto``: one worker per visible GPU; without GPUs, xdist's own choice (one per CPU)."""
+    if config.getoption("device", default="auto") == "cpu":
+        return None
+    return len(visible_gpus()) or None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection(session: pytest.Session) -> None:
+    """xdist's controller skips collection; scalecheck's collects (no model loads then), so its report knows every
+    item, and refuses a bad folder or ``--dist`` before any worker is given work. xdist's hook then runs as ever."""
+    if role(session.config) == CONTROLLER:
+        session.perform_collect()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getoption("dist") != SCHEDULED_DIST:
+        return None
+    from reports.model_scheduling import ModelScheduling
+
+    report = config.pluginmanager.get_plugin("scalecheck-report")
+    models = {} if report is None else {nodeid: result.model for nodeid, result in report.results.items()}
+    return ModelScheduling(config, log, models=models)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """A collection error stops the run before any worker is given work, as it stops a serial run before any model
+    loads (pytest's own check comes after xdist's loop; the workers' copies of the error are then never read)."""
+    failed = session.testsfailed
+    if role(session.config) == CONTROLLER and failed and not session.config.option.continue_on_collection_errors:
+        raise session.Interrupted(f"{failed} error{'s' if failed != 1 else ''} during collection")

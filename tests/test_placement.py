@@ -1,0 +1,145 @@
+"""Where a model's weights go, and that they leave: sharding options reach transformers as accelerate reads them
+(plumbing tested on CPU with torch's CUDA calls stood in for), and memory returns between the sizes of a session."""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+
+import psutil
+import pytest
+import torch
+
+from models import loading
+from models.device import check_placement, device_map_for, free_memory, max_memory_for
+from models.loading import LoadOptions, load_model
+from models.registry import ModelSpec
+from reports.exitcodes import Exit
+from tests.tiny_models import build_tiny_model
+
+
+@pytest.fixture
+def two_gpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    """torch believes there are two GPUs: enough to test what is asked of transformers, never to run on them."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+
+
+def test_plain_cuda_shards_over_several_gpus_and_shard_forces_it_on_one(
+    two_gpus: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert device_map_for("cpu") is None and device_map_for("cpu", shard=False) is None
+    assert device_map_for("cuda") == "auto"
+    assert device_map_for("cuda:1") == {"": "cuda:1"}
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert device_map_for("cuda") == {"": "cuda"}
+    assert device_map_for("cuda", shard=True) == "auto"
+
+
+def test_a_memory_cap_applies_to_every_visible_gpu_of_a_sharded_load_only(two_gpus: None) -> None:
+    assert max_memory_for("auto", "70GiB") == {0: "70GiB", 1: "70GiB"}
+    assert max_memory_for("auto", "38 GB") == {0: "38GB", 1: "38GB"}
+    assert max_memory_for({"": "cuda:0"}, "70GiB") is None
+    assert max_memory_for("auto", None) is None
+
+
+@pytest.mark.parametrize(
+    ("device", "shard", "cap", "message"),
+    [
+        ("cpu", True, None, "--shard spreads a model over every visible GPU, not cpu; use --device cuda"),
+        ("cuda:1", True, None, "--shard spreads a model over every visible GPU, not cuda:1; use --device cuda"),
+        ("cpu", False, "70GiB", "--max-gpu-memory caps GPU memory, and the device is cpu; drop it or use a GPU"),
+        ("cuda", False, "lots", "--max-gpu-memory 'lots' is not a size; give one like 70GiB or 38GB"),
+    ],
+)
+def test_sharding_options_that_mean_nothing_here_are_refused(
+    device: str, shard: bool, cap: str | None, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        check_placement(device, shard=shard, max_gpu_memory=cap)
+
+
+def test_a_sharded_load_passes_device_map_and_max_memory_to_transformers(
+    two_gpus: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import transformers
+
+    asked: dict = {}
+
+    def from_pretrained(where: str, **kwargs: object) -> None:
+        asked.update(kwargs)
+        raise RuntimeError("stop before any weight moves")
+
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", from_pretrained)
+    directory = build_tiny_model("gpt2", tmp_path / "tiny")
+    options = LoadOptions(device="cuda", dtype=torch.bfloat16, shard=True, max_gpu_memory="70GiB")
+    spec = ModelSpec(label="tiny", source="path", ref=str(directory))
+    with pytest.raises(loading.LoadError, match="stop before any weight moves"):
+        load_model(spec, options, lambda _: None)
+    assert asked["device_map"] == "auto" and asked["max_memory"] == {0: "70GiB", 1: "70GiB"}
+    assert asked["dtype"] == torch.bfloat16
+
+
+def test_shard_on_a_cpu_run_is_a_usage_error(suite: pytest.Pytester) -> None:
+    outcome = suite.runpytest("behaviours/", "--model-family", "scripted", "--device", "cpu", "--shard")
+    assert outcome.ret == Exit.USAGE
+    outcome.stderr.fnmatch_lines(["ERROR: --shard spreads a model over every visible GPU, not cpu; use --device cuda*"])
+
+
+def _resident() -> int:
+    gc.collect()
+    return psutil.Process().memory_info().rss
+
+
+def _llama_of_44_mb(directory: Path) -> Path:
+    """A random Llama of about 11M parameters (44 MB in float32): big enough that holding it shows in resident
+    memory, small enough to load several times in a test."""
+    from transformers import AutoModelForCausalLM, LlamaConfig
+
+    from tests.tiny_models import build_config, build_tokenizer
+
+    tokenizer = build_tokenizer("llama")
+    shape = {"hidden_size": 512, "intermediate_size": 1024, "num_hidden_layers": 4, "num_attention_heads": 8}
+    config = LlamaConfig(**{**build_config("llama", tokenizer).to_dict(), **shape, "head_dim": 64})
+    AutoModelForCausalLM.from_config(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+def test_memory_returns_near_its_start_after_each_size_of_a_session(tmp_path: Path) -> None:
+    """Three models loaded, used and freed one after another, as the ``lm`` fixture does between sizes: each one
+    loaded raises resident memory by about its weights, and after each is freed it is back near its start."""
+    directory = _llama_of_44_mb(tmp_path / "llama")
+    weights = (directory / "model.safetensors").stat().st_size
+    spec = ModelSpec(label="llama", source="path", ref=str(directory))
+    options = LoadOptions(device="cpu", dtype=torch.float32)
+
+    def one_size() -> tuple[int, int]:
+        model, _ = load_model(spec, options, lambda _: None)
+        model.loglikelihoods([("A, B, A, B, A,", " A"), ("A, B, A, B, A,", " B")])
+        loaded = _resident()
+        model.close()
+        del model
+        free_memory()
+        return loaded, _resident()
+
+    one_size()  # the first load also brings in code and allocator arenas that stay for the session
+    start = _resident()
+    sizes = [one_size() for _ in range(3)]
+    assert all(loaded - start > weights / 2 for loaded, _ in sizes), (start, sizes, weights)
+    assert all(after - start < weights / 4 for _, after in sizes), (start, sizes, weights)
+
+
+@pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="no CUDA device: GPU memory is checked only where there is one"
+)
+def test_gpu_memory_returns_to_its_start_after_a_size(tmp_path: Path) -> None:  # pragma: no cover - needs a GPU
+    directory = build_tiny_model("llama", tmp_path / "tiny")
+    spec = ModelSpec(label="tiny", source="path", ref=str(directory))
+    start = torch.cuda.memory_allocated()
+    model, _ = load_model(spec, LoadOptions(device="cuda:0", dtype=torch.float32), lambda _: None)
+    assert torch.cuda.memory_allocated() > start
+    model.close()
+    del model
+    free_memory()
+    assert torch.cuda.memory_allocated() == start
