@@ -216,7 +216,10 @@ def load_model(spec: ModelSpec, options: LoadOptions, notify: Notify) -> tuple[M
         raise
     except Exception as error:  # a library's failure, however deep: one line, and the remedy
         raise LoadError(_load_failure(spec, error)) from error
-    facts: dict[str, object] = {"load_seconds": round(time.perf_counter() - started, 2)}
+    facts: dict[str, object] = {
+        "load_seconds": round(time.perf_counter() - started, 2),
+        "threads": torch.get_num_threads(),
+    }
     scoring = getattr(backend, "scoring", None)
     if isinstance(scoring, dict):
         facts["scoring"] = scoring  # filled in as the scorer chooses (models/autotune.py), read by the report

@@ -22,8 +22,8 @@ import pytest
 from models.fixtures import ModelFailed, notifier
 from models.under_test import ModelUnderTest, Request, ScoringFailed, first_line, request_problem
 from reports.exitcodes import MEANING, Exit, exit_code
-from reports.workers import WORKER
 from runner.counting import BehaviourError, is_counted_test, record_requests
+from runner.workers import WORKER
 
 if TYPE_CHECKING:
     from reports.plugin import ScalecheckReport

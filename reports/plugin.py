@@ -35,12 +35,12 @@ from reports.table import (
     render,
     stopping_mode,
 )
-from reports.workers import CONTROLLER, PAYLOAD, WORKER, ItemState, check_dist, role, worker_count
 from runner.audit import BehaviourAudit, audit_cases, prefix_cases, prior_rate
 from runner.counting import BehaviourError, CountedRun, ExampleRecord, count_examples, is_counted_test
 from runner.sampling import Example, draw_examples
 from runner.shrinking import minimal_failure
 from runner.stopping import BLOCK, RULE, Outcome, SizeOutcomes, SizeStopping
+from runner.workers import CONTROLLER, PAYLOAD, WORKER, ItemState, check_dist, role, worker_count
 
 DEFAULT_EXAMPLES = 200
 DEFAULT_CONFIDENCE = 0.95
@@ -476,6 +476,7 @@ class ScalecheckReport:
                     "params": loaded.get("params", spec.params),
                     "non_embedding_params": loaded.get("non_embedding_params", spec.non_embedding_params),
                     "load_seconds": loaded.get("load_seconds"),
+                    "threads": loaded.get("threads"),
                     "load_error": loaded.get("load_error"),
                     "worker": loaded.get("worker"),
                 }

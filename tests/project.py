@@ -31,7 +31,7 @@ sizes = [
 
 def make_project(pytester: pytest.Pytester) -> pytest.Pytester:
     """A project laid out like scalecheck's, with the real behaviour file and scripted families."""
-    pytester.makeconftest('pytest_plugins = ("models.fixtures", "reports.workers", "reports.plugin")')
+    pytester.makeconftest('pytest_plugins = ("models.fixtures", "runner.workers", "reports.plugin")')
     pytester.makepyprojecttoml(FAMILIES)
     behaviours = pytester.mkdir("behaviours")
     (behaviours / BEHAVIOUR.name).write_text(BEHAVIOUR.read_text())

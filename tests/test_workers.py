@@ -13,9 +13,9 @@ import pytest
 
 from generators.case import Case
 from models.device import share_gpus, visible_gpus
-from reports import workers
 from reports.exitcodes import Exit
 from reports.results import BehaviourResult
+from runner import workers
 from runner.counting import CountedRun, ExampleRecord
 from runner.verdicts import Verdict
 from tests import scripted
@@ -168,6 +168,22 @@ def test_each_worker_is_pinned_to_its_share_before_torch_looks_at_cuda(monkeypat
     import os
 
     assert os.environ["CUDA_VISIBLE_DEVICES"] == "2,3"
+
+
+def test_workers_on_the_cpu_split_its_cores_between_their_thread_teams(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    import torch
+
+    threads = torch.get_num_threads()
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _: set(range(8)), raising=False)
+    try:
+        worker = SimpleNamespace(workerinput={"workerid": "gw0", "workercount": 3}, option=SimpleNamespace())
+        workers.pytest_configure(worker)  # type: ignore[arg-type]
+        assert torch.get_num_threads() == 2
+        assert workers.share_cpus(16) == 1
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_auto_workers_are_one_per_visible_gpu(monkeypatch: pytest.MonkeyPatch) -> None:

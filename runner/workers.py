@@ -4,7 +4,7 @@
 
 - the controller collects too (collection loads no model), so it knows every behaviour x model item, holds the
   report folder and writes every file, exactly as a serial run does; workers hold and write nothing;
-- ``ModelScheduling`` (``reports/model_scheduling.py``) gives every item of one size to one worker, so each size
+- ``ModelScheduling`` (``runner/model_scheduling.py``) gives every item of one size to one worker, so each size
   loads once in the whole session, and a worker's ``lm`` fixture still holds one model at a time;
 - a worker attaches each finished item's state (its ``BehaviourResult``, its behaviour's audit, the model's load
   facts) to the item's teardown report, which xdist carries to the controller; the controller adopts it in place
@@ -98,6 +98,18 @@ def check_dist(config: pytest.Config) -> None:
         )
 
 
+def share_cpus(workers: int) -> int:
+    """Workers scoring on the CPU split its cores: each of N workers takes 1/N of them for torch's threads. Left
+    at torch's default every worker would start a team as large as the machine, and teams that outnumber the
+    cores wait on each other's preempted threads. Returns the threads set."""
+    import torch
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    threads = max(1, cores // max(1, workers))
+    torch.set_num_threads(threads)
+    return threads
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     """A worker sees only its own GPUs, set before torch first looks at CUDA; a controller refuses what cannot
@@ -106,6 +118,8 @@ def pytest_configure(config: pytest.Config) -> None:
         share = config.workerinput.get(GPUS)  # type: ignore[attr-defined]
         if share is not None:
             os.environ["CUDA_VISIBLE_DEVICES"] = share
+        else:
+            share_cpus(int(config.workerinput.get("workercount", 1)))  # type: ignore[attr-defined]
     elif role(config) == CONTROLLER and config.getoption("sequential", default=False):
         raise pytest.UsageError(
             f"--sequential with -n {worker_count(config)}: a size's stopping pairs it with the sizes run before it "
@@ -162,7 +176,7 @@ def pytest_collection(session: pytest.Session) -> None:
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     if config.getoption("dist") != SCHEDULED_DIST:
         return None
-    from reports.model_scheduling import ModelScheduling
+    from runner.model_scheduling import ModelScheduling
 
     report = config.pluginmanager.get_plugin("scalecheck-report")
     models = {} if report is None else {nodeid: result.model for nodeid, result in report.results.items()}
