@@ -8,6 +8,8 @@ next loads.
 
 from __future__ import annotations
 
+import functools
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -166,6 +168,9 @@ def uncaptured(config: pytest.Config) -> Iterator[None]:
 def notifier(config: pytest.Config) -> Notify:
     """Print a progress line at once, past pytest's output capture, so a long load never looks like a hang."""
     reporter = config.pluginmanager.get_plugin("terminalreporter")
+    worker = getattr(config, "workerinput", {}).get("workerid")
+    if worker is not None:
+        return functools.partial(_to_terminal_of_controller, worker)
 
     def notify(message: str) -> None:
         if reporter is None:
@@ -175,6 +180,15 @@ def notifier(config: pytest.Config) -> Notify:
             reporter.write_line(f"[scalecheck] {message}")
 
     return notify
+
+
+def _to_terminal_of_controller(worker: str, message: str) -> None:
+    """A pytest-xdist worker's own terminal output goes nowhere; its standard error is the controller's (execnet
+    starts workers with pipes for stdin and stdout only), so progress lines written there reach the user."""
+    stream = sys.__stderr__
+    if stream is not None:
+        stream.write(f"[scalecheck {worker}] {message}\n")
+        stream.flush()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -103,6 +103,17 @@ def test_each_size_loads_once_in_the_whole_session(suite: pytest.Pytester, log: 
     assert len(json.loads((suite.path / "scalecheck-report" / "results.json").read_text())["results"]) == 6
 
 
+def test_workers_progress_lines_reach_the_users_terminal(
+    suite: pytest.Pytester, log: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A worker's own terminal output is discarded by xdist: a long load must still show it is alive."""
+    outcome = suite.runpytest("behaviours/", "--model-family", "logged", "--examples", "10", "-n", "2")
+    assert outcome.ret == Exit.OK
+    lines = capfd.readouterr().err.splitlines()
+    for label in ("small", "medium", "large"):
+        assert any(re.match(rf"\[scalecheck gw[01]\] loading {label} ", line) for line in lines), lines
+
+
 def test_a_size_that_fails_to_load_under_workers_is_reported_as_serially(suite: pytest.Pytester) -> None:
     common = ("behaviours/", "--model-family", "half-broken", "--examples", "10")
     serial = suite.runpytest(*common, "--report-dir", "serial")
