@@ -42,13 +42,22 @@ def resolve_dtype(name: str, device: str) -> torch.dtype:
 MEMORY_SIZE = re.compile(r"\d+(\.\d+)?\s*(GiB|GB|MiB|MB)")
 
 
-def check_placement(device: str, *, shard: bool, max_gpu_memory: str | None) -> None:
-    """Sharding options only mean something on GPUs, and a memory cap must be a size accelerate reads."""
+def check_placement(device: str, *, shard: bool, max_gpu_memory: str | None, backend: str = "transformers") -> None:
+    """Sharding options only mean something on GPUs with the transformers backend (vLLM places a model itself,
+    tensor-parallel over the GPUs it sees), and a memory cap must be a size accelerate reads."""
+    if backend == "vllm" and (shard or max_gpu_memory is not None or device.startswith("cuda:")):
+        raise ValueError(
+            "--backend vllm places each model itself over the GPUs it sees: drop --shard, --max-gpu-memory and a "
+            "GPU number (choose GPUs with CUDA_VISIBLE_DEVICES)"
+        )
     if shard and device != "cuda":
         raise ValueError(f"--shard spreads a model over every visible GPU, not {device}; use --device cuda (or auto)")
     if max_gpu_memory is not None:
-        if not device.startswith("cuda"):
-            raise ValueError(f"--max-gpu-memory caps GPU memory, and the device is {device}; drop it or use a GPU")
+        if device != "cuda":
+            raise ValueError(
+                f"--max-gpu-memory caps each GPU's share of a sharded model, and the device is {device}; drop it, "
+                "or use --device cuda"
+            )
         if not MEMORY_SIZE.fullmatch(max_gpu_memory):
             raise ValueError(f"--max-gpu-memory {max_gpu_memory!r} is not a size; give one like 70GiB or 38GB")
 
@@ -63,11 +72,17 @@ def device_map_for(device: str, *, shard: bool = False) -> str | dict[str, str] 
     return {"": device}
 
 
-def max_memory_for(device_map: str | dict[str, str] | None, cap: str | None) -> dict[int, str] | None:
-    """The same cap for every visible GPU, for accelerate's placement (``device_map="auto"`` only)."""
+def max_memory_for(device_map: str | dict[str, str] | None, cap: str | None) -> dict[int | str, str] | None:
+    """The same cap for every visible GPU, for accelerate's placement (``device_map="auto"`` only), and the CPU's
+    free memory beside it: accelerate places only on the devices named, so without the CPU a capped model that
+    does not fit the GPUs would fail instead of offloading."""
     if device_map != "auto" or cap is None:
         return None
-    return {index: cap.replace(" ", "") for index in range(torch.cuda.device_count())}
+    import psutil
+
+    caps: dict[int | str, str] = {index: cap.replace(" ", "") for index in range(torch.cuda.device_count())}
+    caps["cpu"] = f"{psutil.virtual_memory().available // 2**20}MiB"
+    return caps
 
 
 def visible_gpus() -> list[str]:

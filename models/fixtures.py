@@ -129,7 +129,7 @@ def pytest_configure(config: pytest.Config) -> None:
         )
         if options.batch_size is not None and options.batch_size < 1:
             raise ValueError(f"--batch-size must be at least 1, got {options.batch_size}")
-        check_placement(device, shard=options.shard, max_gpu_memory=options.max_gpu_memory)
+        check_placement(device, shard=options.shard, max_gpu_memory=options.max_gpu_memory, backend=options.backend)
         if options.backend == "vllm":
             check_vllm()
         family = resolve_models(

@@ -79,18 +79,19 @@ class VLLMBackend:
         if self.engine is None:
             raise RuntimeError(f"VLLMBackend({self.label!r}) is closed")
         pairs = [self.tokenize_request(context, continuation) for context, continuation in requests]
-        inputs = {tuple(context + continuation): len(context) for context, continuation in pairs}
+        keys = [(tuple(context + continuation), len(context)) for context, continuation in pairs]
         limit = self.context_length
-        scored = [prompt for prompt in inputs if limit is None or len(prompt) <= limit]
-        prompts = [{"prompt_token_ids": list(prompt)} for prompt in scored]
+        # vLLM refuses a prompt of max_model_len tokens when it must generate one more, so the limit is strict.
+        scored = sorted({key for key in keys if limit is None or len(key[0]) < limit})
+        prompts = [{"prompt_token_ids": list(prompt)} for prompt, _ in scored]
         outputs = self.engine.generate(prompts, self.sampling) if prompts else []
         scores = {
-            prompt: continuation_logprob(prompt, inputs[prompt], output.prompt_logprobs)
-            for prompt, output in zip(scored, outputs, strict=True)
+            (prompt, split): continuation_logprob(prompt, split, output.prompt_logprobs)
+            for (prompt, split), output in zip(scored, outputs, strict=True)
         }
         if progress is not None:
             progress(len(requests))
-        return [scores.get(tuple(context + continuation), TOO_LONG) for context, continuation in pairs]
+        return [scores.get(key, TOO_LONG) for key in keys]
 
     def close(self) -> None:
         """Drop the engine and vLLM's process groups, so the next size of a sweep gets the GPU memory back."""

@@ -11,6 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import IntEnum
 
+ERROR_KIND = "error_kind"
+"""The user property on an errored item's report that says whose error it is: ``model`` or ``behaviour``."""
+
 
 class Exit(IntEnum):
     OK = 0

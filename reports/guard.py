@@ -21,14 +21,12 @@ import pytest
 
 from models.fixtures import ModelFailed, notifier
 from models.under_test import ModelUnderTest, Request, ScoringFailed, first_line, request_problem
-from reports.exitcodes import MEANING, Exit, exit_code
+from reports.exitcodes import ERROR_KIND, MEANING, Exit, exit_code
 from runner.counting import BehaviourError, is_counted_test, record_requests
 from runner.workers import WORKER
 
 if TYPE_CHECKING:
     from reports.plugin import ScalecheckReport
-
-ERROR_KIND = "error_kind"
 
 
 class BehaviourBroken(pytest.fail.Exception):
@@ -160,7 +158,10 @@ class Guard:
         if not self.report.results or self.report.role == WORKER:
             return  # no behaviour ran (the project's own tests), or the controller decides: pytest's code stands
         errors = [result.error_kind for result in self.report.results.values() if result.status == "error"]
-        self.exit = exit_code(session.exitstatus, errors=errors, report_written=self.report.write_failure is None)
+        status = session.exitstatus
+        if status == pytest.ExitCode.INTERRUPTED and session.shouldfail:  # -x under pytest-xdist: a stop, not ^C
+            status = pytest.ExitCode.TESTS_FAILED
+        self.exit = exit_code(status, errors=errors, report_written=self.report.write_failure is None)
         session.exitstatus = self.exit
 
     @pytest.hookimpl(trylast=True)

@@ -7,10 +7,11 @@ model fails to load or the run is interrupted) and once more at the end with the
 from __future__ import annotations
 
 import inspect
+import pickle
 import platform
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -21,6 +22,7 @@ import pytest
 from models.fixtures import SESSION_MODELS, model_spec_of, notifier
 from models.under_test import first_line
 from reports import gate
+from reports.exitcodes import ERROR_KIND
 from reports.files import FolderError, FolderLock, hold_folder
 from reports.guard import BehaviourBroken, Guard, broken
 from reports.render import write_views
@@ -150,11 +152,17 @@ def _behaviour_name(item: pytest.Function) -> str:
     return item.originalname.removeprefix("test_")
 
 
-def _stop_reason(session: pytest.Session, exitstatus: int) -> str:
-    """Why the run ended, as data: it ran every selected item, or it was interrupted or stopped early."""
+def _stop_reason(session: pytest.Session, exitstatus: int, results: Iterable[BehaviourResult]) -> str:
+    """Why the run ended, as data: it ran every selected item, or it was interrupted or stopped early. ``-x`` under
+    pytest-xdist ends in an interrupt, but it is the same stop as a serial ``-x``; and a run that left an item
+    unrun (a worker lost for good, an internal error) did not complete, whatever pytest's code says."""
+    if session.shouldstop or session.shouldfail:
+        return "stopped early"
     if exitstatus == pytest.ExitCode.INTERRUPTED:
         return "interrupted"
-    if session.shouldstop or session.shouldfail:
+    if exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or any(
+        result.status == "not run" for result in results
+    ):
         return "stopped early"
     return "completed"
 
@@ -419,11 +427,14 @@ class ScalecheckReport:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         packed = getattr(report, PAYLOAD, None)
         if self.role == CONTROLLER and packed is not None:
-            self._adopt(ItemState.unpack(packed))
+            try:
+                self._adopt(ItemState.unpack(packed))
+            except (pickle.UnpicklingError, ValueError, TypeError, AttributeError, EOFError) as error:
+                notifier(self.config)(f"{report.nodeid}: a worker's report could not be read ({error}); not counted")
         result = self.results.get(report.nodeid)
         if result is None:
             return
-        kind = dict(report.user_properties).get("error_kind")
+        kind = dict(report.user_properties).get(ERROR_KIND)
         if report.failed and (report.when != "call" or kind is not None):
             crash = getattr(report.longrepr, "reprcrash", None)
             result.status, result.error_kind = "error", kind
@@ -446,6 +457,7 @@ class ScalecheckReport:
             "cpu": models.cpu,
             "scoring": {label: facts.get("scoring") for label, facts in models.loads.items()},
             "dtype": str(models.options.dtype).removeprefix("torch."),
+            "backend": models.options.backend,
             "seed": self.seed,
             "examples_per_behaviour": self.examples or "per behaviour (see results)",
             "workers": worker_count(self.config) if self.role == CONTROLLER else None,
@@ -513,7 +525,7 @@ class ScalecheckReport:
             self.write_failure = message
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        stop_reason = _stop_reason(session, exitstatus)
+        stop_reason = _stop_reason(session, exitstatus, self.results.values())
         self.final = self.write(stop_reason=stop_reason)
         if self.final is not None and stop_reason != "completed" and self.config.getoption("save_baseline"):
             notifier(self.config)(f"baseline not saved: the run was {stop_reason}, and a baseline must be whole")

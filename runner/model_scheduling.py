@@ -22,3 +22,17 @@ class ModelScheduling(LoadScopeScheduling):
 
     def _split_scope(self, nodeid: str) -> str:
         return self.models.get(nodeid, nodeid)
+
+    def remove_node(self, node: Any) -> str | None:
+        """A worker that crashed in an item: that item is marked done before the rest of its size is handed on, so
+        it is reported once as a crash (xdist's own loadscope would run it again on every replacement worker,
+        loading the model each time); its size's other items still run."""
+        crashed = next(
+            (nodeid for unit in self.assigned_work.get(node, {}).values() for nodeid, done in unit.items() if not done),
+            None,
+        )
+        for unit in self.assigned_work.get(node, {}).values():
+            if crashed in unit:
+                unit[crashed] = True
+        rescheduled = super().remove_node(node)
+        return crashed if crashed is not None else rescheduled

@@ -30,6 +30,7 @@ import pytest
 
 from models.device import share_gpus, visible_gpus
 from models.fixtures import SESSION_MODELS
+from reports.exitcodes import ERROR_KIND
 from reports.results import BehaviourResult
 from runner.audit import BehaviourAudit
 
@@ -40,7 +41,10 @@ PAYLOAD = "scalecheck_item"
 """The attribute of a teardown report that carries the item's state; pytest serializes a report's attributes."""
 SCHEDULED_DIST = "load"
 """The ``--dist`` mode ``-n`` implies, which scalecheck replaces with its own scheduling by model size."""
-_SHARES = pytest.StashKey[list[list[str]]]()
+_FREE_SHARES = pytest.StashKey[list[list[str]]]()
+"""GPU shares no live worker holds: a worker takes one when it starts and gives it back when it goes down, so a
+worker that replaces a crashed one gets the crashed one's GPUs, never a live worker's."""
+_HELD_SHARES = pytest.StashKey[dict[str, list[str]]]()
 
 
 def role(config: pytest.Config) -> str:
@@ -53,7 +57,12 @@ def role(config: pytest.Config) -> str:
 
 
 def worker_count(config: pytest.Config) -> int:
-    return len(config.getoption("tx", default=None) or [])
+    """The workers xdist starts: ``-n N`` and ``--tx 2*popen`` alike, counted as xdist expands them."""
+    count = 0
+    for spec in config.getoption("tx", default=None) or []:
+        times, star, _ = str(spec).partition("*")
+        count += int(times) if star and times.isdigit() else 1
+    return count
 
 
 @dataclass
@@ -76,7 +85,28 @@ class ItemState:
 
     @staticmethod
     def unpack(text: str) -> ItemState:
-        return pickle.loads(base64.b64decode(text))
+        """Only scalecheck's own classes and plain data are rebuilt: a report attribute may come from a remote
+        worker (``--tx ssh=...``), and an arbitrary pickle can run code."""
+        state = _KnownClasses(io.BytesIO(base64.b64decode(text))).load()
+        if not isinstance(state, ItemState):
+            raise pickle.UnpicklingError(f"a worker sent {type(state).__name__}, not an item's state")
+        return state
+
+
+_OWN_MODULES = ("generators", "models", "reports", "runner")
+_PLAIN = {
+    "builtins": {"set", "frozenset", "dict", "list", "tuple", "complex", "float", "int", "str", "bytes", "bool"},
+    "collections": {"OrderedDict", "defaultdict", "Counter"},
+    "datetime": {"datetime", "date", "timedelta", "timezone"},
+    "copyreg": {"_reconstructor"},
+}
+
+
+class _KnownClasses(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if module.split(".")[0] in _OWN_MODULES or name in _PLAIN.get(module, ()):
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"an item's state may not hold {module}.{name}")
 
 
 def _read_only(mapping: dict) -> MappingProxyType:
@@ -143,17 +173,35 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             "--device cuda (or auto)"
         )
     try:
-        config.stash[_SHARES] = share_gpus(visible_gpus(), worker_count(config))
+        config.stash[_FREE_SHARES] = share_gpus(visible_gpus(), worker_count(config))
+        config.stash[_HELD_SHARES] = {}
     except ValueError as error:
         raise pytest.UsageError(str(error)) from None
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
-    shares = node.config.stash.get(_SHARES, None)
-    if shares:
-        index = int(str(node.workerinput["workerid"]).removeprefix("gw")) % len(shares)
-        node.workerinput[GPUS] = ",".join(shares[index])
+    free = node.config.stash.get(_FREE_SHARES, None)
+    if free:
+        share = free.pop(0)
+        node.config.stash[_HELD_SHARES][node.workerinput["workerid"]] = share
+        node.workerinput[GPUS] = ",".join(share)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """A worker that finished or crashed gives its GPUs back for a replacement."""
+    held = node.config.stash.get(_HELD_SHARES, None)
+    share = None if held is None else held.pop(node.workerinput["workerid"], None)
+    if share is not None:
+        node.config.stash[_FREE_SHARES].append(share)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_handlecrashitem(crashitem: str, report: pytest.TestReport, sched: Any) -> None:
+    """A worker that died in an item (killed for memory, a crash in a kernel) is a model failure, as a load or
+    scoring failure is (exit 6), not a broken behaviour."""
+    report.user_properties = [*report.user_properties, (ERROR_KIND, "model")]
 
 
 @pytest.hookimpl(optionalhook=True)

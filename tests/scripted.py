@@ -158,3 +158,18 @@ def logged(*, spec: Any, device: str, dtype: Any) -> ScriptedBackend:
     with open(os.environ[LOAD_LOG], "a", encoding="utf-8") as log:
         log.write(f"{os.getpid()} {spec.label}\n")
     return ScriptedBackend(spec.label, lambda prompt: pattern_symbols(prompt)[1])
+
+
+class Dying(ScriptedBackend):
+    """Kills its process when asked to score, as an out-of-memory kill or a crash in a kernel would."""
+
+    def loglikelihoods(self, requests: Any, *, progress: Any = None) -> list[float]:
+        import os
+
+        os._exit(139)
+
+
+def dies(*, spec: Any, device: str, dtype: Any) -> ScriptedBackend:
+    """Loads (noted as ``logged`` notes it), then kills its process at the first scoring call."""
+    logged(spec=spec, device=device, dtype=dtype)
+    return Dying(spec.label, lambda prompt: pattern_symbols(prompt)[1])

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import gc
+import re
 from pathlib import Path
 
 import psutil
@@ -37,8 +38,10 @@ def test_plain_cuda_shards_over_several_gpus_and_shard_forces_it_on_one(
 
 
 def test_a_memory_cap_applies_to_every_visible_gpu_of_a_sharded_load_only(two_gpus: None) -> None:
-    assert max_memory_for("auto", "70GiB") == {0: "70GiB", 1: "70GiB"}
-    assert max_memory_for("auto", "38 GB") == {0: "38GB", 1: "38GB"}
+    capped = max_memory_for("auto", "70GiB")
+    assert capped is not None and {key: capped[key] for key in (0, 1)} == {0: "70GiB", 1: "70GiB"}
+    assert re.fullmatch(r"\d+MiB", capped["cpu"]), "what does not fit the capped GPUs may still go to the CPU"
+    assert max_memory_for("auto", "38 GB") == {0: "38GB", 1: "38GB", "cpu": capped["cpu"]}
     assert max_memory_for({"": "cuda:0"}, "70GiB") is None
     assert max_memory_for("auto", None) is None
 
@@ -48,7 +51,13 @@ def test_a_memory_cap_applies_to_every_visible_gpu_of_a_sharded_load_only(two_gp
     [
         ("cpu", True, None, "--shard spreads a model over every visible GPU, not cpu; use --device cuda"),
         ("cuda:1", True, None, "--shard spreads a model over every visible GPU, not cuda:1; use --device cuda"),
-        ("cpu", False, "70GiB", "--max-gpu-memory caps GPU memory, and the device is cpu; drop it or use a GPU"),
+        ("cpu", False, "70GiB", "--max-gpu-memory caps each GPU's share of a sharded model, and the device is cpu"),
+        (
+            "cuda:1",
+            False,
+            "70GiB",
+            "--max-gpu-memory caps each GPU's share of a sharded model, and the device is cuda:1",
+        ),
         ("cuda", False, "lots", "--max-gpu-memory 'lots' is not a size; give one like 70GiB or 38GB"),
     ],
 )
@@ -57,6 +66,14 @@ def test_sharding_options_that_mean_nothing_here_are_refused(
 ) -> None:
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
         check_placement(device, shard=shard, max_gpu_memory=cap)
+
+
+@pytest.mark.parametrize(
+    ("device", "shard", "cap"), [("cuda", True, None), ("cuda", False, "70GiB"), ("cuda:1", False, None)]
+)
+def test_vllm_places_models_itself_so_placement_options_are_refused(device: str, shard: bool, cap: str | None) -> None:
+    with pytest.raises(ValueError, match="--backend vllm places each model itself"):
+        check_placement(device, shard=shard, max_gpu_memory=cap, backend="vllm")
 
 
 def test_a_sharded_load_passes_device_map_and_max_memory_to_transformers(
@@ -76,7 +93,11 @@ def test_a_sharded_load_passes_device_map_and_max_memory_to_transformers(
     spec = ModelSpec(label="tiny", source="path", ref=str(directory))
     with pytest.raises(loading.LoadError, match="stop before any weight moves"):
         load_model(spec, options, lambda _: None)
-    assert asked["device_map"] == "auto" and asked["max_memory"] == {0: "70GiB", 1: "70GiB"}
+    assert asked["device_map"] == "auto" and {key: asked["max_memory"][key] for key in (0, 1)} == {
+        0: "70GiB",
+        1: "70GiB",
+    }
+    assert set(asked["max_memory"]) == {0, 1, "cpu"}
     assert asked["dtype"] == torch.bfloat16
 
 

@@ -30,6 +30,13 @@ sizes = [
     {label = "medium", python = "tests.scripted:logged", params = 2000},
     {label = "large", python = "tests.scripted:logged", params = 3000},
 ]
+
+[tool.scalecheck.families.mortal]
+sizes = [
+    {label = "small", python = "tests.scripted:logged", params = 1000},
+    {label = "dies", python = "tests.scripted:dies", params = 2000},
+    {label = "large", python = "tests.scripted:logged", params = 3000},
+]
 """
 
 
@@ -114,6 +121,30 @@ def test_workers_progress_lines_reach_the_users_terminal(
         assert any(re.match(rf"\[scalecheck gw[01]\] loading {label} ", line) for line in lines), lines
 
 
+def test_a_worker_that_dies_in_an_item_reports_it_once_as_a_model_failure(suite: pytest.Pytester, log: Path) -> None:
+    """xdist's own loadscope would hand the item that killed its worker to every replacement worker, reloading the
+    model each time; here each such item is one error of the model (exit 6) and the other sizes are unaffected."""
+    _second_behaviour(suite)
+    outcome = suite.runpytest("behaviours/", "--model-family", "mortal", "--examples", "10", "-n", "2")
+    assert outcome.ret == Exit.MODEL_FAILED
+    document = json.loads((suite.path / "scalecheck-report" / "results.json").read_text())
+    by_model: dict[str, list[tuple[str, str | None]]] = {}
+    for row in document["results"]:
+        by_model.setdefault(row["model"], []).append((row["status"], row["error_kind"]))
+    assert by_model["dies"] == [("error", "model"), ("error", "model")]
+    assert {status for model in ("small", "large") for status, _ in by_model[model]} == {"passed"}
+    loads = [label for _, label in (line.split() for line in log.read_text().splitlines())]
+    assert loads.count("dies") == 2 and loads.count("small") == loads.count("large") == 1
+
+
+def test_exitfirst_under_workers_stops_as_a_serial_exitfirst_does(suite: pytest.Pytester) -> None:
+    """xdist ends a -x run with an interrupt; it is still a run stopped at its first failure, not Ctrl-C."""
+    outcome = suite.runpytest("behaviours/", "--model-family", "scripted", "--examples", "10", "-n", "2", "-x")
+    assert outcome.ret == Exit.BELOW_BAR
+    document = json.loads((suite.path / "scalecheck-report" / "results.json").read_text())
+    assert document["run"]["stop_reason"] == "stopped early"
+
+
 def test_a_size_that_fails_to_load_under_workers_is_reported_as_serially(suite: pytest.Pytester) -> None:
     common = ("behaviours/", "--model-family", "half-broken", "--examples", "10")
     serial = suite.runpytest(*common, "--report-dir", "serial")
@@ -168,11 +199,16 @@ def test_an_outer_cuda_visible_devices_is_respected(monkeypatch: pytest.MonkeyPa
 
 def test_each_worker_is_pinned_to_its_share_before_torch_looks_at_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
     config = SimpleNamespace(stash=pytest.Stash())
-    config.stash[workers._SHARES] = [["0", "1"], ["2", "3"]]
+    config.stash[workers._FREE_SHARES] = [["0", "1"], ["2", "3"]]
+    config.stash[workers._HELD_SHARES] = {}
     nodes = [SimpleNamespace(config=config, workerinput={"workerid": f"gw{index}"}) for index in range(2)]
     for node in nodes:
         workers.pytest_configure_node(node)
     assert [node.workerinput[workers.GPUS] for node in nodes] == ["0,1", "2,3"]
+    workers.pytest_testnodedown(nodes[1], error="crashed")  # gw1 crashed: its replacement gets gw1's GPUs
+    replacement = SimpleNamespace(config=config, workerinput={"workerid": "gw2"})
+    workers.pytest_configure_node(replacement)
+    assert replacement.workerinput[workers.GPUS] == "2,3"
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2,3")
     worker = SimpleNamespace(workerinput=nodes[1].workerinput, option=SimpleNamespace())
     workers.pytest_configure(worker)  # type: ignore[arg-type]
@@ -215,6 +251,21 @@ def test_an_item_s_state_survives_the_trip_to_the_controller() -> None:
     back = workers.ItemState.unpack(state.pack())
     assert back.result.summary() == result.summary() and list(back.result.example_rows()) == list(result.example_rows())
     assert isinstance(back.result.run.records[0].cases[0].axes, MappingProxyType) and back.worker == "gw1"
+
+
+def test_a_report_attribute_that_would_run_code_is_refused() -> None:
+    import base64
+    import os
+    import pickle
+
+    class Exploit:
+        def __reduce__(self) -> tuple:
+            return (os.system, ("echo pwned",))
+
+    with pytest.raises(pickle.UnpicklingError, match="may not hold"):
+        workers.ItemState.unpack(base64.b64encode(pickle.dumps(Exploit())).decode())
+    with pytest.raises(pickle.UnpicklingError, match="not an item's state"):
+        workers.ItemState.unpack(base64.b64encode(pickle.dumps({"a": 1})).decode())
 
 
 def test_a_collection_error_stops_a_worker_run_before_any_model_loads_as_it_stops_a_serial_one(
