@@ -3,7 +3,7 @@
 Every way scores the same (each is checked against naive scoring to 1e-5 on tiny models in ``tests/test_scoring.py``,
 and within 5e-5 of lm-evaluation-harness on the packaged models by ``benchmarks.scoring``); only the
 speed differs, and it differs with the CPU more than with anything else: oneDNN's float32 kernels ran the linear
-layers 1.57-1.84x faster than MKL's per token on an AMD EPYC here, but a bare product only 1.27x on an Intel Sapphire
+layers 1.57-1.92x faster than MKL's per token on an AMD EPYC here, but a bare product only 1.27x on an Intel Sapphire
 Rapids (issue #11), and whether the prefix
 tree's saved tokens outweigh its gathered attention and smaller matrix products depends on the caches and the
 kernels. So nothing is assumed: the first scoring call with enough work races the candidates on slices of that work
