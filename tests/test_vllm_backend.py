@@ -87,6 +87,20 @@ def test_a_prompt_longer_than_the_context_is_not_sent(tiny: dict[str, Path]) -> 
         backend.loglikelihoods([("A,", " B")])
 
 
+def test_a_prompt_as_long_as_the_context_is_not_sent_as_vllm_refuses_it(tiny: dict[str, Path]) -> None:
+    """vLLM must generate one token after the prompt, so a prompt of exactly max_model_len tokens is refused by the
+    engine (and would fail the whole batch): it is TOO_LONG here, one token shorter is scored."""
+    model, tokenizer = load_tiny_model(tiny["gpt2"])
+    request = ("A, B, A, B,", " A")
+    context, continuation = HFBackend(model, tokenizer, label="gpt2").tokenize_request(*request)
+    length = len(context) + len(continuation)
+    for limit, sent in ((length, False), (length + 1, True)):
+        engine = PromptLogprobEngine(model)
+        backend = VLLMBackend(engine, tokenizer, label="gpt2", sampling=None, context_length=limit)
+        score = backend.loglikelihoods([request])[0]
+        assert (score != TOO_LONG) == sent and len(engine.prompts) == int(sent), (limit, score)
+
+
 @pytest.mark.skipif(VLLM, reason="vLLM is installed here: --backend vllm is not refused")
 def test_backend_vllm_without_vllm_is_a_usage_error(suite: pytest.Pytester) -> None:
     outcome = suite.runpytest("behaviours/", "--model-family", "scripted", "--backend", "vllm")
