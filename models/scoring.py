@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
@@ -27,6 +27,7 @@ from models import autotune
 from models.autotune import (
     KERNELS,
     PATHS,
+    Candidate,
     Layout,
     PlanStore,
     batch_rows,
@@ -394,24 +395,17 @@ class HFBackend:
         )
         if planned is None:
             return
-        self._announce("kernel")
-        started = self.clock()
-        rates = yield from race(
+        rates, seconds = yield from self._timed_race(
+            "kernel",
             planned,
+            pending,
             lambda onednn, rows: self._with_kernels(onednn, self._laid_out(targets, pending, layout, rows)),
             lambda _, rows: layout_cost(layout, rows),
-            self.clock,
         )
-        self._take(pending, planned)
         fastest_slices = best(rates)
         self.onednn = min(fastest_slices, key=fastest_slices.__getitem__)
         table = {("oneDNN" if onednn else "stock"): rate for onednn, rate in fastest_slices.items()}
-        self._note(
-            "kernel",
-            self._kept(rates, onednn=self.onednn, kernel_seconds_per_token=table),
-            table,
-            self.clock() - started,
-        )
+        self._note("kernel", self._kept(rates, onednn=self.onednn, kernel_seconds_per_token=table), table, seconds)
 
     def _with_kernels(self, onednn: bool | None, batches: Iterator[Scores]) -> Iterator[Scores]:
         with self._kernels(onednn):
@@ -435,15 +429,13 @@ class HFBackend:
         planned = slices(candidates, sorted(short), slice_length)
         if planned is None:
             return
-        self._announce("layout")
-        started = self.clock()
-        rates = yield from race(
+        rates, seconds = yield from self._timed_race(
+            "layout",
             planned,
+            pending,
             lambda layout, rows: self._with_kernels(self.onednn, self._laid_out(targets, pending, layout, rows)),
             layout_cost,
-            self.clock,
         )
-        self._take(pending, planned)
         fastest_slices = best(rates)
         remaining = [key for key in short if key in pending] or sorted(short)
         chosen = {
@@ -463,7 +455,23 @@ class HFBackend:
         kept = self._kept(
             rates, pack_tokens=self.pack_tokens, batch_size=self.batch_size, layout_seconds_per_token=table
         )
-        self._note("layout", kept, table, self.clock() - started)
+        self._note("layout", kept, table, seconds)
+
+    def _timed_race(
+        self,
+        what: str,
+        planned: Sequence[tuple[Candidate, list[Tokens]]],
+        pending: dict[Tokens, list[int]],
+        run: Callable[[Candidate, Sequence[Tokens]], Iterator[Scores]],
+        cost: Callable[[Candidate, Sequence[Tokens]], int],
+    ) -> Generator[Scores, None, tuple[dict[Candidate, list[float]], float]]:
+        """Announce a race, run it (yielding its scores), drop what it scored from ``pending``; return each
+        candidate's seconds per token by slice, and the race's seconds."""
+        self._announce(what)
+        started = self.clock()
+        rates = yield from race(planned, run, cost, self.clock)
+        self._take(pending, planned)
+        return rates, self.clock() - started
 
     def _take(self, pending: dict[Tokens, list[int]], planned: Sequence[tuple[object, list[Tokens]]]) -> None:
         """Drop what a race scored from the call's pending inputs, and count it."""
