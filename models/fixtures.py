@@ -20,7 +20,7 @@ import pytest
 
 from models.autotune import KERNELS, PATHS, cpu_name
 from models.device import DEVICE_CHOICES, DTYPES, check_placement, free_memory, resolve_device, resolve_dtype
-from models.loading import LoadError, LoadOptions, Notify, load_model
+from models.loading import BACKENDS, LoadError, LoadOptions, Notify, load_model
 from models.packaged import PackageNotInstalledError
 from models.registry import Family, ModelSpec, RegistryError, load_families, resolve_models
 from models.under_test import ModelUnderTest
@@ -70,7 +70,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--backend",
         default="transformers",
-        choices=("transformers", "vllm"),
+        choices=BACKENDS,
         help="score with transformers (default) or vLLM (prompt log-probs; only where vLLM is installed)",
     )
     group.addoption(

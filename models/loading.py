@@ -28,6 +28,10 @@ class LoadError(RuntimeError):
     """A model that could not be loaded; the message says why in one line and what to do instead."""
 
 
+BACKENDS = ("transformers", "vllm")
+"""``--backend``: transformers (``HFBackend``) or vLLM (``models/vllm_backend.py``)."""
+
+
 @dataclass(frozen=True)
 class LoadOptions:
     device: str

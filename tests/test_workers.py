@@ -197,7 +197,7 @@ def test_an_outer_cuda_visible_devices_is_respected(monkeypatch: pytest.MonkeyPa
     assert visible_gpus() == []
 
 
-def test_each_worker_is_pinned_to_its_share_before_torch_looks_at_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_worker_gets_its_own_gpus_and_a_replacement_gets_the_ones_freed(monkeypatch: pytest.MonkeyPatch) -> None:
     config = SimpleNamespace(stash=pytest.Stash())
     config.stash[workers._FREE_SHARES] = [["0", "1"], ["2", "3"]]
     config.stash[workers._HELD_SHARES] = {}
