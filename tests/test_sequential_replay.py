@@ -1,0 +1,54 @@
+"""The replay of sequential stopping on a fixed run's results (benchmarks/sequential_replay.py) is the run that
+``--sequential`` makes: the evidence for what stopping saves on the default run rests on it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks.sequential_replay import Cell, replay, replay_literal
+from reports.results import ReportData
+from reports.table import trend_table
+from tests.test_plugin_sequential import rated
+
+
+@pytest.mark.parametrize(("small", "large"), [("0.30", "0.05"), ("0.55", "0.50")])
+def test_replaying_a_fixed_run_gives_what_a_sequential_run_scores(
+    suite: pytest.Pytester, small: str, large: str
+) -> None:
+    family = rated(suite, small, large)
+    for mode in ((), ("--sequential",)):
+        family.runpytest(
+            "behaviours/", "--model-family", "rated", "--examples", "200", "--report-dir", f"run{''.join(mode)}", *mode
+        )
+    sequential = suite.path / "run--sequential"
+    rows = json.loads((sequential / "results.json").read_text())["results"]
+    replayed = replay(suite.path / "run")
+    built = replayed["stops"]["built"]["repetition_suppression"]
+    assert [(stop.n, stop.passes) for stop in built] == [(row["n"], row["status"] == "passed") for row in rows]
+    assert replayed["trends"]["built"] == trend_table(ReportData.read(sequential))["trend"].to_dict()
+    assert replayed["trends"]["fixed"] == trend_table(ReportData.read(suite.path / "run"))["trend"].to_dict()
+
+
+def test_a_sequential_run_is_not_replayed(suite: pytest.Pytester) -> None:
+    rated(suite, "0.30", "0.05").runpytest("behaviours/", "--model-family", "rated", "--examples", "40", "--sequential")
+    with pytest.raises(SystemExit, match="replay a fixed run"):
+        replay(Path(suite.path / "scalecheck-report"))
+
+
+def cell(model: str, passed: list[bool]) -> Cell:
+    return Cell("b", model, 0.5, tuple(str(index) for index in range(len(passed))), tuple(passed))
+
+
+def test_taken_literally_a_pair_that_never_decides_keeps_both_sizes_to_the_cap() -> None:
+    """Both sizes fail everything: each bar is certain after one block, but no test can say the two are equal."""
+    stops = replay_literal([cell("small", [False] * 200), cell("large", [False] * 200)], pair_alpha=0.05)
+    assert [(stop.n, stop.passes, stop.why) for stop in stops] == [(200, False, "cap")] * 2
+
+
+def test_taken_literally_a_clear_difference_stops_both_sizes_when_the_pair_decides() -> None:
+    stops = replay_literal([cell("small", [True] * 200), cell("large", [False] * 200)], pair_alpha=0.05)
+    assert [(stop.passes, stop.why) for stop in stops] == [(True, "decided"), (False, "decided")]
+    assert stops[0].n == stops[1].n < 200
