@@ -1,4 +1,11 @@
-"""Where a model runs and in what precision: thin, guarded wrappers over torch's CUDA calls."""
+"""Where a model runs and in what precision: thin, guarded wrappers over torch's CUDA calls.
+
+Only a process that loads a model initialises CUDA (torch's ``_lazy_init``, which creates a context, and GPU
+memory, on a GPU): a pytest-xdist controller loads none and must not hold a worker's GPU. What it calls initialises
+nothing, by torch's source: ``is_available`` asks ``cudaGetDeviceCount`` (the driver, no context),
+``device_count`` asks NVML first, ``empty_cache`` does nothing before CUDA is initialised, and
+``CUDA_VISIBLE_DEVICES`` is read as text.
+"""
 
 from __future__ import annotations
 
@@ -28,15 +35,30 @@ def resolve_device(name: str) -> str:
     raise ValueError(f"--device {name!r} is not one of {DEVICE_CHOICES}")
 
 
-def resolve_dtype(name: str, device: str) -> torch.dtype:
-    """``auto`` keeps float32 on the CPU (exact scores) and halves memory on a GPU with bfloat16 where supported."""
-    if name in DTYPES:
-        return DTYPES[name]
-    if name != "auto":
+def parse_dtype(name: str) -> torch.dtype | None:
+    """``--dtype`` as asked, checked without touching CUDA: a dtype, or None for ``auto``, which only a process that
+    loads a model resolves (``resolve_dtype``), never a pytest-xdist controller."""
+    if name == "auto":
+        return None
+    if name not in DTYPES:
         raise ValueError(f"--dtype {name!r} is not one of auto|{'|'.join(DTYPES)}")
+    return DTYPES[name]
+
+
+def resolve_dtype(dtype: torch.dtype | None, device: str) -> torch.dtype:
+    """``auto`` (None) keeps float32 on the CPU (exact scores) and halves memory on a GPU with bfloat16 where
+    supported. Asking a GPU initialises CUDA (``is_bf16_supported`` creates a context on the current GPU), so it is
+    asked where a model loads, on the GPU it loads on."""
+    if dtype is not None:
+        return dtype
     if device.startswith("cuda"):
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.float32
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    """``bfloat16``, as ``--dtype`` names it and the report records it."""
+    return str(dtype).removeprefix("torch.")
 
 
 MEMORY_SIZE = re.compile(r"\d+(\.\d+)?\s*(GiB|GB|MiB|MB)")

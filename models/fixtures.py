@@ -19,7 +19,16 @@ from pathlib import Path
 import pytest
 
 from models.autotune import KERNELS, PATHS, cpu_name
-from models.device import DEVICE_CHOICES, DTYPES, check_placement, free_memory, resolve_device, resolve_dtype
+from models.device import (
+    DEVICE_CHOICES,
+    DTYPES,
+    check_placement,
+    dtype_name,
+    free_memory,
+    parse_dtype,
+    resolve_device,
+    resolve_dtype,
+)
 from models.loading import BACKENDS, LoadError, LoadOptions, Notify, load_model
 from models.packaged import PackageNotInstalledError
 from models.registry import Family, ModelSpec, RegistryError, load_families, resolve_models
@@ -36,6 +45,21 @@ class SessionModels:
     loads: dict[str, dict[str, object]] = field(default_factory=dict)
     cpu: str = field(default_factory=cpu_name)
     """The CPU this session scores on (vendor, model, AVX-512/AMX): scoring speed and the chosen path depend on it."""
+
+    def dtype(self) -> str:
+        """The dtype the models were loaded in, as each load recorded it (under pytest-xdist, the worker that loaded
+        it), in the family's order. Until one has loaded, the dtype asked for: ``auto`` on a GPU stays ``auto``, since
+        resolving it initialises CUDA, which only a process that loads a model may do."""
+        used = [
+            str(self.loads[spec.label]["dtype"])
+            for spec in self.family.sizes
+            if "dtype" in self.loads.get(spec.label, {})
+        ]
+        if used:
+            return ", ".join(dict.fromkeys(used))
+        if self.options.dtype is None and self.options.device.startswith("cuda"):
+            return "auto"
+        return dtype_name(resolve_dtype(self.options.dtype, self.options.device))
 
 
 SESSION_MODELS = pytest.StashKey[SessionModels]()
@@ -116,7 +140,7 @@ def pytest_configure(config: pytest.Config) -> None:
         device = resolve_device(config.getoption("device"))
         options = LoadOptions(
             device=device,
-            dtype=resolve_dtype(config.getoption("dtype"), device),
+            dtype=parse_dtype(config.getoption("dtype")),
             shard=config.getoption("shard"),
             max_gpu_memory=config.getoption("max_gpu_memory"),
             backend=config.getoption("backend"),

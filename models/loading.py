@@ -7,12 +7,12 @@ import pickle
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 
-from models.device import device_map_for, max_memory_for
+from models.device import device_map_for, dtype_name, max_memory_for, resolve_dtype
 from models.packaged import PackageNotInstalledError
 from models.registry import ModelSpec, human_count
 from models.score_cache import open_store
@@ -35,7 +35,8 @@ BACKENDS = ("transformers", "vllm")
 @dataclass(frozen=True)
 class LoadOptions:
     device: str
-    dtype: torch.dtype
+    dtype: torch.dtype | None
+    """None: ``--dtype auto``, resolved by ``load_model`` where the model loads (``models.device.resolve_dtype``)."""
     shard: bool = False
     """Load with ``device_map="auto"`` even on one GPU (accelerate offloads what does not fit to the CPU)."""
     max_gpu_memory: str | None = None
@@ -211,10 +212,11 @@ def _backend(spec: ModelSpec, options: LoadOptions, notify: Notify) -> Backend:
 
 
 def load_model(spec: ModelSpec, options: LoadOptions, notify: Notify) -> tuple[ModelUnderTest, dict[str, object]]:
-    """The loaded model and facts about the load (seconds, parameter counts) for the report."""
+    """The loaded model and facts about the load (seconds, dtype, parameter counts) for the report."""
     started = time.perf_counter()
-    notify(f"loading {spec.describe()} on {options.device} as {str(options.dtype).removeprefix('torch.')} ...")
     try:
+        options = replace(options, dtype=resolve_dtype(options.dtype, options.device))
+        notify(f"loading {spec.describe()} on {options.device} as {dtype_name(options.dtype)} ...")
         backend = _backend(spec, options, notify)
     except (LoadError, PackageNotInstalledError):
         raise
@@ -223,6 +225,7 @@ def load_model(spec: ModelSpec, options: LoadOptions, notify: Notify) -> tuple[M
     facts: dict[str, object] = {
         "load_seconds": round(time.perf_counter() - started, 2),
         "threads": torch.get_num_threads(),
+        "dtype": dtype_name(options.dtype),
     }
     scoring = getattr(backend, "scoring", None)
     if isinstance(scoring, dict):

@@ -16,7 +16,7 @@ import importlib.util
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from models.device import free_memory
+from models.device import dtype_name, free_memory
 from models.under_test import TOO_LONG, Request
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ def load_vllm(spec: ModelSpec, where: str, options: LoadOptions) -> VLLMBackend:
         model=where,
         tokenizer=where,
         revision=spec.revision,
-        dtype=str(options.dtype).removeprefix("torch."),
+        dtype=dtype_name(options.dtype),
         tensor_parallel_size=parallel,
         trust_remote_code=options.trust_remote_code,
         seed=0,

@@ -456,7 +456,7 @@ class ScalecheckReport:
             "device": models.options.device,
             "cpu": models.cpu,
             "scoring": {label: facts.get("scoring") for label, facts in models.loads.items()},
-            "dtype": str(models.options.dtype).removeprefix("torch."),
+            "dtype": models.dtype(),
             "backend": models.options.backend,
             "seed": self.seed,
             "examples_per_behaviour": self.examples or "per behaviour (see results)",

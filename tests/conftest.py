@@ -40,6 +40,14 @@ def scoring_plans(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
 
 @pytest.fixture
+def two_gpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    """torch believes there are two GPUs: enough to test what is asked of transformers, never to run on them."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+
+
+@pytest.fixture
 def suite(pytester: pytest.Pytester) -> pytest.Pytester:
     """A project laid out like scalecheck's, with the real behaviour file and scripted families."""
     return make_project(pytester)

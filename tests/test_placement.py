@@ -13,17 +13,12 @@ import torch
 
 from models import loading
 from models.device import check_placement, device_map_for, free_memory, max_memory_for
+from models.fixtures import SessionModels
 from models.loading import LoadOptions, load_model
-from models.registry import ModelSpec
+from models.registry import Family, ModelSpec
 from reports.exitcodes import Exit
+from tests.project import results
 from tests.tiny_models import build_tiny_model
-
-
-@pytest.fixture
-def two_gpus(monkeypatch: pytest.MonkeyPatch) -> None:
-    """torch believes there are two GPUs: enough to test what is asked of transformers, never to run on them."""
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
 
 
 def test_plain_cuda_shards_over_several_gpus_and_shard_forces_it_on_one(
@@ -105,6 +100,30 @@ def test_shard_on_a_cpu_run_is_a_usage_error(suite: pytest.Pytester) -> None:
     outcome = suite.runpytest("behaviours/", "--model-family", "scripted", "--device", "cpu", "--shard")
     assert outcome.ret == Exit.USAGE
     outcome.stderr.fnmatch_lines(["ERROR: --shard spreads a model over every visible GPU, not cpu; use --device cuda*"])
+
+
+def test_a_serial_run_on_a_gpu_loads_in_the_dtype_auto_resolves_to_there(
+    suite: pytest.Pytester, two_gpus: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Serially the one process resolves ``--dtype auto`` as ever: here a GPU without bfloat16, so float16."""
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: False)
+    outcome = suite.runpytest("behaviours/", "--model-family", "scripted", "--model-sizes", "obeys", "--examples", "5")
+    assert outcome.ret == Exit.OK
+    outcome.stdout.fnmatch_lines(["[[]scalecheck[]] loading obeys * on cuda as float16 ..."])
+    run = results(suite)["run"]
+    assert (run["device"], run["dtype"], run["workers"]) == ("cuda", "float16", None)
+
+
+def test_the_dtype_recorded_is_what_each_size_loaded_in_and_auto_on_a_gpu_until_one_has() -> None:
+    """Workers on different GPUs may resolve ``auto`` differently; the controller resolves nothing itself."""
+    sizes = tuple(ModelSpec(label=label, source="python", ref="tests.scripted:obeys") for label in "abc")
+    family = Family(name="f", description="", sizes=sizes)
+    on_gpus = SessionModels(family=family, options=LoadOptions(device="cuda", dtype=None))
+    assert on_gpus.dtype() == "auto"
+    on_gpus.loads.update({"c": {"dtype": "float16"}, "b": {"load_error": "out of memory"}, "a": {"dtype": "bfloat16"}})
+    assert on_gpus.dtype() == "bfloat16, float16"
+    assert SessionModels(family=family, options=LoadOptions(device="cuda", dtype=torch.float16)).dtype() == "float16"
+    assert SessionModels(family=family, options=LoadOptions(device="cpu", dtype=None)).dtype() == "float32"
 
 
 def _resident() -> int:

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from types import MappingProxyType, SimpleNamespace
+from typing import NoReturn
 
 import pandas as pd
 import pytest
+import torch
 
 from generators.case import Case
 from models.device import share_gpus, visible_gpus
@@ -19,7 +22,7 @@ from runner import workers
 from runner.counting import CountedRun, ExampleRecord
 from runner.verdicts import Verdict
 from tests import scripted
-from tests.project import BEHAVIOUR
+from tests.project import BEHAVIOUR, results
 
 pytest.importorskip("xdist", reason="pytest-xdist is not installed (pip install 'scalecheck[xdist]')")
 
@@ -37,6 +40,21 @@ sizes = [
     {label = "dies", python = "tests.scripted:dies", params = 2000},
     {label = "large", python = "tests.scripted:logged", params = 3000},
 ]
+"""
+
+
+GPU_WORKERS = """
+
+import pytest
+import torch
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    if hasattr(config, "workerinput"):  # each worker stands in for one on a GPU node: one GPU, with bfloat16
+        torch.cuda.is_available = lambda: True
+        torch.cuda.device_count = lambda: 1
+        torch.cuda.is_bf16_supported = lambda including_emulation=True: True
 """
 
 
@@ -135,6 +153,41 @@ def test_a_worker_that_dies_in_an_item_reports_it_once_as_a_model_failure(suite:
     assert {status for model in ("small", "large") for status, _ in by_model[model]} == {"passed"}
     loads = [label for _, label in (line.split() for line in log.read_text().splitlines())]
     assert loads.count("dies") == 2 and loads.count("small") == loads.count("large") == 1
+
+
+@pytest.fixture
+def cuda_refused(two_gpus: None, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """This process believes it has two GPUs, and notes and refuses every call that would initialise CUDA and so
+    create a context on a GPU: ``is_bf16_supported``, and all that goes through ``torch.cuda._lazy_init``."""
+    touched: list[str] = []
+
+    def refuse(name: str) -> Callable[..., NoReturn]:
+        def refused(*args: object, **kwargs: object) -> NoReturn:
+            touched.append(name)
+            raise RuntimeError(f"torch.cuda.{name} would initialise CUDA")
+
+        return refused
+
+    for name in ("is_bf16_supported", "init", "_lazy_init"):
+        monkeypatch.setattr(torch.cuda, name, refuse(name))
+    return touched
+
+
+def test_the_controller_of_a_gpu_run_never_initialises_cuda_and_reports_the_dtype_its_workers_used(
+    suite: pytest.Pytester, log: Path, cuda_refused: list[str], capfd: pytest.CaptureFixture[str]
+) -> None:
+    """``--dtype auto`` on a GPU asks torch whether the GPU has bfloat16, which creates a CUDA context on the first
+    visible GPU: a controller that asked would hold GPU memory on a worker's GPU all run, and loads no model. Here
+    the controller (this process) sees two GPUs and may not initialise CUDA; ``-n auto`` starts a worker per GPU,
+    each a stand-in for one on a GPU node, which resolves the dtype where it loads; the report says what was used."""
+    (suite.path / "conftest.py").write_text((suite.path / "conftest.py").read_text() + GPU_WORKERS)
+    outcome = suite.runpytest("behaviours/", "--model-family", "logged", "--examples", "10", "-n", "auto")
+    assert cuda_refused == []
+    assert outcome.ret == Exit.OK
+    run = results(suite)["run"]
+    assert (run["device"], run["dtype"], run["workers"]) == ("cuda", "bfloat16", 2)
+    loading = [line for line in capfd.readouterr().err.splitlines() if "] loading " in line]
+    assert len(loading) == 3 and all(line.endswith(" on cuda as bfloat16 ...") for line in loading), loading
 
 
 def test_exitfirst_under_workers_stops_as_a_serial_exitfirst_does(suite: pytest.Pytester) -> None:
