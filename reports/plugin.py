@@ -42,7 +42,7 @@ from runner.counting import BehaviourError, CountedRun, ExampleRecord, count_exa
 from runner.sampling import Example, draw_examples
 from runner.shrinking import minimal_failure
 from runner.stopping import BLOCK, RULE, Outcome, SizeOutcomes, SizeStopping
-from runner.workers import CONTROLLER, PAYLOAD, WORKER, ItemState, check_dist, role, worker_count
+from runner.workers import CONTROLLER, INTERRUPTED, PAYLOAD, WORKER, ItemState, check_dist, role, worker_count
 
 DEFAULT_EXAMPLES = 200
 DEFAULT_CONFIDENCE = 0.95
@@ -432,8 +432,8 @@ class ScalecheckReport:
             except (pickle.UnpicklingError, ValueError, TypeError, AttributeError, EOFError) as error:
                 notifier(self.config)(f"{report.nodeid}: a worker's report could not be read ({error}); not counted")
         result = self.results.get(report.nodeid)
-        if result is None:
-            return
+        if result is None or getattr(report, INTERRUPTED, False):
+            return  # an item a worker was interrupted in stays not run, as a serial run's interrupted item does
         kind = dict(report.user_properties).get(ERROR_KIND)
         if report.failed and (report.when != "call" or kind is not None):
             crash = getattr(report.longrepr, "reprcrash", None)

@@ -39,6 +39,8 @@ GPUS = "scalecheck_cuda_visible_devices"
 """The key of a worker's GPU share in xdist's ``workerinput``."""
 PAYLOAD = "scalecheck_item"
 """The attribute of a teardown report that carries the item's state; pytest serializes a report's attributes."""
+INTERRUPTED = "scalecheck_interrupted"
+"""The attribute set on the report of an item a worker was interrupted in (``pytest_handlecrashitem``)."""
 SCHEDULED_DIST = "load"
 """The ``--dist`` mode ``-n`` implies, which scalecheck replaces with its own scheduling by model size."""
 _FREE_SHARES = pytest.StashKey[list[list[str]]]()
@@ -197,11 +199,34 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
         node.config.stash[_FREE_SHARES].append(share)
 
 
+def _interrupted(report: pytest.TestReport) -> bool:
+    """Whether the worker that xdist says crashed in the item was interrupted instead: by xdist's own rule
+    (``DSession.worker_workerfinished``), a worker that ended with pytest's exit status 2 received a keyboard
+    interrupt (Ctrl-C; or ``pytest.exit`` in it). A worker that died sent no exit status."""
+    output = getattr(getattr(report, "node", None), "workeroutput", None) or {}
+    return output.get("exitstatus") == pytest.ExitCode.INTERRUPTED
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_handlecrashitem(crashitem: str, report: pytest.TestReport, sched: Any) -> None:
     """A worker that died in an item (killed for memory, a crash in a kernel) is a model failure, as a load or
-    scoring failure is (exit 6), not a broken behaviour."""
+    scoring failure is (exit 6), not a broken behaviour. A worker interrupted in an item (Ctrl-C) did not die,
+    though xdist calls the item a crash too (and then stops the run): the item did not finish, as in a serial run
+    interrupted there, so it is no failure (which would also count as the stop of ``-x``), but skipped, saying why."""
+    if _interrupted(report):
+        worker = report.node.workerinput["workerid"]  # type: ignore[attr-defined]
+        report.outcome = "skipped"
+        report.longrepr = (report.location[0], None, f"interrupted (Ctrl-C) on worker {worker} before it finished")
+        setattr(report, INTERRUPTED, True)
+        return
     report.user_properties = [*report.user_properties, (ERROR_KIND, "model")]
+
+
+def pytest_report_teststatus(report: pytest.TestReport) -> tuple[str, str, str] | None:
+    """An item interrupted in a worker is counted as interrupted, not as a skip the test asked for."""
+    if getattr(report, INTERRUPTED, False):
+        return "interrupted", "!", "INTERRUPTED"
+    return None
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -126,10 +126,17 @@ def short_context(*, spec: Any, device: str, dtype: Any) -> ScriptedBackend:
 
 
 class Interrupting(ScriptedBackend):
-    """Stands for Ctrl-C pressed while this model scores."""
+    """Ctrl-C pressed while this model scores: the signal a terminal sends, to this process (under pytest-xdist, the
+    worker scoring it), which Python raises as KeyboardInterrupt."""
 
     def loglikelihoods(self, requests: Sequence[tuple[str, str]], *, progress: Any = None) -> list[float]:
-        raise KeyboardInterrupt
+        import os
+        import signal
+        import time
+
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(60)  # the signal's KeyboardInterrupt ends this at once
+        raise AssertionError("SIGINT did not interrupt this process")
 
 
 def interrupted(*, spec: Any, device: str, dtype: Any) -> ScriptedBackend:

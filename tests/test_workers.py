@@ -34,6 +34,12 @@ sizes = [
     {label = "large", python = "tests.scripted:logged", params = 3000},
 ]
 
+[tool.scalecheck.families.interrupted]
+sizes = [
+    {label = "small", python = "tests.scripted:logged", params = 1000},
+    {label = "ctrl-c", python = "tests.scripted:interrupted", params = 2000},
+]
+
 [tool.scalecheck.families.mortal]
 sizes = [
     {label = "small", python = "tests.scripted:logged", params = 1000},
@@ -153,6 +159,29 @@ def test_a_worker_that_dies_in_an_item_reports_it_once_as_a_model_failure(suite:
     assert {status for model in ("small", "large") for status, _ in by_model[model]} == {"passed"}
     loads = [label for _, label in (line.split() for line in log.read_text().splitlines())]
     assert loads.count("dies") == 2 and loads.count("small") == loads.count("large") == 1
+
+
+@pytest.mark.parametrize("arguments", [(), ("-x",)], ids=["plain", "exitfirst"])
+def test_ctrl_c_in_a_worker_is_an_interrupted_run_not_a_model_failure(
+    suite: pytest.Pytester, log: Path, arguments: tuple[str, ...]
+) -> None:
+    """xdist reads a worker's exit status 2 as Ctrl-C: it stops the run and calls the item that worker was in a
+    crash. The item was interrupted, not failed by its model: it is not run, as when a serial run is interrupted in
+    it, and the run is interrupted (exit 2, with -x too), with no baseline saved."""
+    outcome = suite.runpytest(
+        "behaviours/", "--model-family", "interrupted", "--examples", "10", "-n", "2", "--save-baseline", "partial",
+        *arguments, no_reraise_ctrlc=True,
+    )  # fmt: skip
+    assert outcome.ret == Exit.BROKEN
+    document = results(suite)
+    assert document["run"]["stop_reason"] == "interrupted" and document["run"]["finished"] is None
+    rows = {row["model"]: row for row in document["results"]}
+    assert (rows["ctrl-c"]["status"], rows["ctrl-c"]["error_kind"], rows["ctrl-c"]["error"]) == ("not run", None, None)
+    assert rows["small"]["status"] == "passed"
+    outcome.stdout.fnmatch_lines(["*baseline not saved: the run was interrupted, and a baseline must be whole"])
+    assert not (suite.path / "baselines" / "partial").exists()
+    counted = {name: count for name, count in outcome.parseoutcomes().items() if name != "warnings"}
+    assert counted == {"passed": 1, "interrupted": 1}
 
 
 @pytest.fixture
