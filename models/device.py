@@ -15,6 +15,8 @@ import re
 
 import torch
 
+from models.cpu_memory import release_freed_memory
+
 DEVICE_CHOICES = "auto|cpu|cuda[:n]"
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -129,5 +131,6 @@ def share_gpus(gpus: list[str], workers: int) -> list[list[str]]:
 def free_memory() -> None:
     """Return a dropped model's memory before the next one loads."""
     gc.collect()
+    release_freed_memory()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()

@@ -44,6 +44,7 @@ from models.autotune import (
     slices,
 )
 from models.cpu_kernels import onednn_layers, onednn_linears
+from models.cpu_memory import keep_freed_memory
 from models.device import free_memory
 from models.prefix_packing import Pack, ancestor_mask, pack_prefixes
 from models.tokens import RequestEncoder
@@ -228,6 +229,8 @@ class HFBackend:
         """The pack (True) or batch (False) size an out-of-memory error lowered to: a race's choice never exceeds it."""
         self._recalled = False
         self._encoder = RequestEncoder(tokenizer)
+        if self._device().type == "cpu":
+            keep_freed_memory()  # freed activations kept for the next pass, not faulted in again (models.cpu_memory)
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self._pad_id = pad_id if pad_id is not None else 0
 
