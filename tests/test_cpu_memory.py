@@ -49,7 +49,7 @@ def _faults(policy: str) -> int:
 def test_buffers_freed_between_passes_are_reused_not_faulted_in_again() -> None:
     """Under glibc's own thresholds every pass maps and faults in its activations afresh (7,000-17,500 pages a pass when
     this was written); with the scorer's policy the passes after the first two reuse the same pages (a few faults
-    remain where other processes press on memory: 0-1,100 here, against 56,000-70,000)."""
+    remain where other processes press on memory: 0-1,100 here, against 28,000-70,000)."""
     default, kept = _faults("default"), _faults("kept")
     assert default > 4 * 2048
     assert kept * 10 < default, (kept, default)
