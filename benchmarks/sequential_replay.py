@@ -74,7 +74,10 @@ class Reached(list[bool | None]):
 
 def read_cells(folder: Path) -> list[Cell]:
     """The fixed run's cells, behaviour by behaviour in the order of its results, each size's outcomes in order."""
-    data = json.loads((folder / "results.json").read_text())
+    path = folder / "results.json"
+    if not path.is_file():
+        raise SystemExit(f"{path} does not exist: give the report folder of a fixed run (pytest's --report-dir)")
+    data = json.loads(path.read_text())
     if (data["run"].get("stopping") or {}).get("mode", "fixed") != "fixed":
         raise SystemExit(f"{folder} holds a sequential run: replay a fixed run (without --sequential)")
     cells = []

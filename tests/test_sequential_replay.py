@@ -38,6 +38,11 @@ def test_a_sequential_run_is_not_replayed(suite: pytest.Pytester) -> None:
         replay(Path(suite.path / "scalecheck-report"))
 
 
+def test_a_folder_without_results_says_what_to_give(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="does not exist: give the report folder of a fixed run"):
+        replay(tmp_path)
+
+
 def cell(model: str, passed: list[bool]) -> Cell:
     return Cell("b", model, 0.5, tuple(str(index) for index in range(len(passed))), tuple(passed))
 
