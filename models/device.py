@@ -110,11 +110,15 @@ def max_memory_for(device_map: str | dict[str, str] | None, cap: str | None) -> 
 
 
 def visible_gpus() -> list[str]:
-    """The GPUs this run may use, named as ``CUDA_VISIBLE_DEVICES`` names them: an outer setting is respected."""
+    """The GPUs this run may use, named as ``CUDA_VISIBLE_DEVICES`` names them: an outer setting is respected. None
+    where torch sees no GPU, whatever the variable says: a cluster may set it on CPU-only nodes too, and ``-n auto``
+    would then start a worker per GPU that is not there."""
+    if not torch.cuda.is_available():
+        return []
     outer = os.environ.get("CUDA_VISIBLE_DEVICES")
     if outer is not None:
         return [name.strip() for name in outer.split(",") if name.strip()]
-    return [str(index) for index in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    return [str(index) for index in range(torch.cuda.device_count())]
 
 
 def share_gpus(gpus: list[str], workers: int) -> list[list[str]]:

@@ -272,7 +272,7 @@ def test_gpus_are_shared_out_contiguously_and_never_twice() -> None:
         share_gpus(["0", "1"], 3)
 
 
-def test_an_outer_cuda_visible_devices_is_respected(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_outer_cuda_visible_devices_is_respected(monkeypatch: pytest.MonkeyPatch, two_gpus: None) -> None:
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3, 5,GPU-9f2c")
     assert visible_gpus() == ["3", "5", "GPU-9f2c"]
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
@@ -315,11 +315,20 @@ def test_workers_on_the_cpu_split_its_cores_between_their_thread_teams(monkeypat
         torch.set_num_threads(threads)
 
 
-def test_auto_workers_are_one_per_visible_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auto_workers_are_one_per_visible_gpu(monkeypatch: pytest.MonkeyPatch, two_gpus: None) -> None:
     config = SimpleNamespace(getoption=lambda name, default=None: "auto")
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2")
     assert workers.pytest_xdist_auto_num_workers(config) == 3  # type: ignore[arg-type]
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert workers.pytest_xdist_auto_num_workers(config) is None  # type: ignore[arg-type]
+
+
+def test_a_cuda_visible_devices_set_where_torch_sees_no_gpu_names_no_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cluster's CPU node may carry the variable: -n auto then takes xdist's own count, not one per absent GPU."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2")
+    assert visible_gpus() == []
+    config = SimpleNamespace(getoption=lambda name, default=None: "auto")
     assert workers.pytest_xdist_auto_num_workers(config) is None  # type: ignore[arg-type]
 
 
