@@ -48,14 +48,19 @@ def parse_dtype(name: str) -> torch.dtype | None:
 
 
 def resolve_dtype(dtype: torch.dtype | None, device: str) -> torch.dtype:
-    """``auto`` (None) keeps float32 on the CPU (exact scores) and halves memory on a GPU with bfloat16 where
-    supported. Asking a GPU initialises CUDA (``is_bf16_supported`` creates a context on the current GPU), so it is
-    asked where a model loads, on the GPU it loads on."""
+    """``auto`` (None) keeps float32 on the CPU (exact scores). On a GPU it halves memory: bfloat16 where the GPU
+    computes it natively (compute capability 8.0 on: A100, H100, L4, ...; ROCm), else float16, since torch's
+    ``is_bf16_supported`` also says yes where bfloat16 is only emulated, slowly (V100, T4). Asked of the GPU the model
+    loads on (``cuda:N``, else the current one), which initialises CUDA there: so only where a model loads."""
     if dtype is not None:
         return dtype
-    if device.startswith("cuda"):
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.float32
+    if not device.startswith("cuda"):
+        return torch.float32
+    if torch.version.hip:
+        return torch.bfloat16
+    index = torch.device(device).index
+    major, _ = torch.cuda.get_device_capability(torch.cuda.current_device() if index is None else index)
+    return torch.bfloat16 if major >= 8 else torch.float16
 
 
 def dtype_name(dtype: torch.dtype) -> str:

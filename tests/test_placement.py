@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from models import loading
-from models.device import check_placement, device_map_for, free_memory, max_memory_for
+from models.device import check_placement, device_map_for, free_memory, max_memory_for, resolve_dtype
 from models.fixtures import SessionModels
 from models.loading import LoadOptions, load_model
 from models.registry import Family, ModelSpec
@@ -106,7 +106,8 @@ def test_a_serial_run_on_a_gpu_loads_in_the_dtype_auto_resolves_to_there(
     suite: pytest.Pytester, two_gpus: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Serially the one process resolves ``--dtype auto`` as ever: here a GPU without bfloat16, so float16."""
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: False)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (7, 5))
     outcome = suite.runpytest("behaviours/", "--model-family", "scripted", "--model-sizes", "obeys", "--examples", "5")
     assert outcome.ret == Exit.OK
     outcome.stdout.fnmatch_lines(["[[]scalecheck[]] loading obeys * on cuda as float16 ..."])
@@ -183,3 +184,20 @@ def test_gpu_memory_returns_to_its_start_after_a_size(tmp_path: Path) -> None:  
     del model
     free_memory()
     assert torch.cuda.memory_allocated() == start
+
+
+@pytest.mark.parametrize(
+    ("device", "capability", "dtype"),
+    [("cuda", (8, 0), torch.bfloat16), ("cuda:1", (8, 6), torch.bfloat16), ("cuda:1", (7, 5), torch.float16)],
+)
+def test_auto_on_a_gpu_is_bfloat16_only_where_that_gpu_computes_it_natively(
+    monkeypatch: pytest.MonkeyPatch, device: str, capability: tuple[int, int], dtype: torch.dtype
+) -> None:
+    """A T4 (7.5) emulates bfloat16, slowly, though torch.cuda.is_bf16_supported() says yes; the GPU asked is the one
+    the model loads on, not the current one."""
+    asked: list[int] = []
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda index: asked.append(index) or capability)
+    assert resolve_dtype(None, device) == dtype
+    assert asked == [0 if device == "cuda" else 1]
+    assert resolve_dtype(torch.float32, device) == torch.float32 and resolve_dtype(None, "cpu") == torch.float32

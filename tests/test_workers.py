@@ -60,7 +60,8 @@ def pytest_configure(config):
     if hasattr(config, "workerinput"):  # each worker stands in for one on a GPU node: one GPU, with bfloat16
         torch.cuda.is_available = lambda: True
         torch.cuda.device_count = lambda: 1
-        torch.cuda.is_bf16_supported = lambda including_emulation=True: True
+        torch.cuda.current_device = lambda: 0
+        torch.cuda.get_device_capability = lambda device=None: (8, 0)
 """
 
 
@@ -187,7 +188,8 @@ def test_ctrl_c_in_a_worker_is_an_interrupted_run_not_a_model_failure(
 @pytest.fixture
 def cuda_refused(two_gpus: None, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """This process believes it has two GPUs, and notes and refuses every call that would initialise CUDA and so
-    create a context on a GPU: ``is_bf16_supported``, and all that goes through ``torch.cuda._lazy_init``."""
+    create a context on a GPU: asking a GPU its capability or the current device, and all that goes through
+    ``torch.cuda._lazy_init``."""
     touched: list[str] = []
 
     def refuse(name: str) -> Callable[..., NoReturn]:
@@ -197,7 +199,7 @@ def cuda_refused(two_gpus: None, monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
         return refused
 
-    for name in ("is_bf16_supported", "init", "_lazy_init"):
+    for name in ("is_bf16_supported", "get_device_capability", "current_device", "init", "_lazy_init"):
         monkeypatch.setattr(torch.cuda, name, refuse(name))
     return touched
 
