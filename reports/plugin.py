@@ -101,7 +101,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     gate.add_options(parser)
 
 
+BEHAVIOUR_MARKER = (
+    f"behaviour(required_rate={DEFAULT_REQUIRED_RATE}, examples={DEFAULT_EXAMPLES}): a behaviour test, counted over "
+    "all its examples for each model size"
+)
+"""Registered by the plugin, so any project that loads it knows the marker (``--strict-markers`` included)."""
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", BEHAVIOUR_MARKER)
     examples, required = config.getoption("examples"), config.getoption("required_rate")
     if examples is not None and examples < 1:
         raise pytest.UsageError(f"--examples must be at least 1, got {examples}")
@@ -206,7 +214,7 @@ class ScalecheckReport:
         return rate
 
     def _examples(self, item: pytest.Function) -> int:
-        """--examples if given; else the behaviour's own default (costly behaviours declare fewer); else 500."""
+        """--examples if given; else the behaviour's own default (costly behaviours declare fewer); else 200."""
         if self.examples is not None:
             return self.examples
         marker = item.get_closest_marker("behaviour")

@@ -29,6 +29,13 @@ def test_rates_follow_the_scripted_answers_and_the_table_is_ordered_by_size(suit
     assert by_model["completes"]["loss"] == pytest.approx(5.0067, abs=1e-3) and by_model["completes"]["loss_ci"] == 0.0
 
 
+def test_the_plugin_registers_its_behaviour_marker(suite: pytest.Pytester) -> None:
+    """A project that loads the plugin needs no marker list of its own, even under --strict-markers."""
+    outcome = suite.runpytest("behaviours/", "--model-family", "scripted", "--examples", "5", "--strict-markers")
+    outcome.assert_outcomes(passed=1, failed=1)
+    assert "PytestUnknownMarkWarning" not in outcome.stdout.str()
+
+
 def test_failure_shows_the_rate_and_hypothesis_minimal_example(suite: pytest.Pytester) -> None:
     outcome = suite.runpytest("behaviours/", "--model-family", "scripted", "--model-sizes", "completes")
     outcome.stdout.fnmatch_lines(
