@@ -18,6 +18,8 @@ import torch
 from models.cpu_memory import release_freed_memory
 
 DEVICE_CHOICES = "auto|cpu|cuda[:n]"
+OUT_OF_MEMORY: type[Exception] = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
+"""What torch raises when a device's memory runs out (``torch.OutOfMemoryError`` since 2.5, a CUDA one before)."""
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 

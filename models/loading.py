@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from models.device import device_map_for, dtype_name, max_memory_for, resolve_dtype
+from models.device import OUT_OF_MEMORY, device_map_for, dtype_name, max_memory_for, resolve_dtype
 from models.packaged import PackageNotInstalledError
 from models.registry import ModelSpec, human_count
 from models.score_cache import open_store
@@ -171,9 +171,21 @@ def _from_pretrained(spec: ModelSpec, where: str, options: LoadOptions, notify: 
     )
 
 
-def _load_failure(spec: ModelSpec, error: Exception) -> str:
-    """One line for a load failure: what failed and what to do, by where the model comes from and what went wrong."""
+def _load_failure(spec: ModelSpec, error: Exception, device: str) -> str:
+    """One line for a load failure: what failed and what to do, by where the model comes from, where it was to run
+    and what went wrong."""
     text = str(error)
+    on_gpu = device.startswith("cuda")
+    if on_gpu and isinstance(error, OUT_OF_MEMORY):
+        return (
+            f"could not load {spec.describe()}: it does not fit on the GPU ({first_line(error)}); spread it over "
+            "several GPUs with --shard, cap each GPU with --max-gpu-memory, or leave this size out with --model-sizes"
+        )
+    if on_gpu and ("CUDA" in text or "NVIDIA" in text):
+        return (
+            f"could not load {spec.describe()}: the GPU could not be used ({first_line(error)}); check it with "
+            "nvidia-smi, or run on the CPU with --device cpu"
+        )
     if isinstance(error, pickle.UnpicklingError):  # torch's own text suggests weights_only=False: never that
         return (
             f"could not load {spec.describe()}: its pickle weights hold objects other than tensors, which would run "
@@ -221,7 +233,7 @@ def load_model(spec: ModelSpec, options: LoadOptions, notify: Notify) -> tuple[M
     except (LoadError, PackageNotInstalledError):
         raise
     except Exception as error:  # a library's failure, however deep: one line, and the remedy
-        raise LoadError(_load_failure(spec, error)) from error
+        raise LoadError(_load_failure(spec, error, options.device)) from error
     facts: dict[str, object] = {
         "load_seconds": round(time.perf_counter() - started, 2),
         "threads": torch.get_num_threads(),

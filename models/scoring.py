@@ -45,7 +45,7 @@ from models.autotune import (
 )
 from models.cpu_kernels import onednn_layers, onednn_linears
 from models.cpu_memory import keep_freed_memory
-from models.device import free_memory
+from models.device import OUT_OF_MEMORY, free_memory
 from models.prefix_packing import Pack, ancestor_mask, pack_prefixes
 from models.tokens import RequestEncoder
 from models.tree_attention import installed, tree_layout
@@ -81,8 +81,6 @@ _PROBE_TOLERANCE = 1e-4
 
 _NO_LIMIT = 10**9
 """transformers sets ``model_max_length`` to 1e30 when a tokenizer states no limit."""
-
-_OutOfMemoryError: type[Exception] = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
 
 
 def context_length(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> int | None:
@@ -574,7 +572,7 @@ class HFBackend:
             rows = inputs[start : start + (batch_rows(len(inputs[start]), batch) if self._tunable() else batch)]
             try:
                 queue.add(*self._forward_padded(rows, sharing, targets), len(rows) * len(rows[0]))
-            except _OutOfMemoryError:
+            except OUT_OF_MEMORY:
                 if len(rows) == 1:
                     raise
                 batch = self.batch_size = self._ceilings[False] = len(rows) // 2
@@ -602,7 +600,7 @@ class HFBackend:
             for pack in pack_prefixes(pending, budget):
                 try:
                     queue.add(*self._forward_pack(pack, sharing, targets), len(pack))
-                except _OutOfMemoryError:
+                except OUT_OF_MEMORY:
                     if len(pack.paths) == 1:
                         raise
                     budget = self.pack_tokens = self._ceilings[True] = max(1, len(pack) // 2)

@@ -10,6 +10,7 @@ import pickle
 import shutil
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 import torch
@@ -115,3 +116,26 @@ def test_a_truncated_safetensors_file_is_one_line_naming_the_remedy(tiny: Path, 
         _load(directory)
     assert str(failed.value).startswith(f"could not load truncated (path {directory}): SafetensorError: ")
     assert str(failed.value).endswith("(a weights file is truncated or damaged; re-save or re-download the checkpoint)")
+
+
+def test_a_gpu_that_cannot_be_used_is_one_line_naming_the_gpu_remedy(tiny: Path) -> None:
+    """Here torch has no CUDA at all, as on a node whose driver is missing: the load fails on asking the GPU which
+    dtype it computes, and the line says so, not that the checkpoint is incomplete."""
+    with pytest.raises(LoadError) as failed:
+        _load(tiny, LoadOptions(device="cuda", dtype=None))
+    assert str(failed.value) == (
+        f"could not load tiny (path {tiny}): the GPU could not be used (AssertionError: Torch not compiled with CUDA "
+        "enabled); check it with nvidia-smi, or run on the CPU with --device cpu"
+    )
+
+
+def test_a_model_too_large_for_its_gpu_names_sharding(monkeypatch: pytest.MonkeyPatch) -> None:
+    def too_large(**_: object) -> NoReturn:
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr("tests.scripted.obeys", too_large)
+    spec = ModelSpec(label="big", source="python", ref="tests.scripted:obeys")
+    with pytest.raises(
+        LoadError, match=r"^could not load big .*: it does not fit on the GPU \(OutOfMemoryError: CUDA out of memory"
+    ):
+        load_model(spec, LoadOptions(device="cuda", dtype=torch.float16), lambda _: None)
