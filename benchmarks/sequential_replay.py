@@ -85,6 +85,11 @@ def read_cells(folder: Path) -> list[Cell]:
         if row["status"] not in ("passed", "failed"):
             raise SystemExit(f"{folder}: {row['behaviour']} on {row['model']} is {row['status']}: replay a whole run")
         records = data["verdicts"][row["nodeid"]]
+        if len(records) != row["examples"]:
+            raise SystemExit(
+                f"{folder}: {row['behaviour']} on {row['model']} recorded {len(records)} of its {row['examples']} "
+                "examples (its test body rejected some), so its records cannot be placed in the stream: not replayable"
+            )
         cells.append(
             Cell(
                 behaviour=row["behaviour"],

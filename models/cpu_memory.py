@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import sys
 
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
@@ -29,10 +30,13 @@ TRIM_THRESHOLD = 2 * MMAP_THRESHOLD
 
 @functools.cache
 def _glibc() -> ctypes.CDLL | None:
-    """The process's C library, if it is glibc (the only one whose ``mallopt`` and ``malloc_trim`` are used here)."""
+    """The process's C library, if it is glibc (the only one whose ``mallopt`` and ``malloc_trim`` are used here): on
+    Linux only, since ``ctypes.CDLL(None)`` raises TypeError on Windows."""
+    if not sys.platform.startswith("linux"):
+        return None
     try:
         library = ctypes.CDLL(None)
-    except OSError:
+    except (OSError, TypeError):
         return None
     if not all(hasattr(library, name) for name in ("gnu_get_libc_version", "mallopt", "malloc_trim")):
         return None

@@ -134,6 +134,7 @@ class Interrupting(ScriptedBackend):
         import signal
         import time
 
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # a shell's background job starts with it ignored
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(60)  # the signal's KeyboardInterrupt ends this at once
         raise AssertionError("SIGINT did not interrupt this process")

@@ -51,7 +51,11 @@ def test_buffers_freed_between_passes_are_reused_not_faulted_in_again() -> None:
     this was written); with the scorer's policy the passes after the first two reuse the same pages (a few faults
     remain where other processes press on memory: 0-1,100 here, against 28,000-70,000)."""
     default, kept = _faults("default"), _faults("kept")
-    assert default > 4 * 2048
+    if default <= 4 * 2048:
+        pytest.skip(
+            f"glibc's own thresholds faulted only {default} pages here (transparent huge pages, malloc tunables or a "
+            "preloaded allocator): nothing to compare"
+        )
     assert kept * 10 < default, (kept, default)
 
 

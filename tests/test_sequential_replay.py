@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.sequential_replay import Cell, replay, replay_literal
+from benchmarks.sequential_replay import Cell, Reached, compare_hybrid, replay, replay_literal
 from reports.results import ReportData
+from reports.stats import compare_anytime, compare_paired
 from reports.table import trend_table
 from tests.test_plugin_sequential import rated
 
@@ -57,3 +58,26 @@ def test_taken_literally_a_clear_difference_stops_both_sizes_when_the_pair_decid
     stops = replay_literal([cell("small", [True] * 200), cell("large", [False] * 200)], pair_alpha=0.05)
     assert [(stop.passes, stop.why) for stop in stops] == [(True, "decided"), (False, "decided")]
     assert stops[0].n == stops[1].n < 200
+
+
+def test_the_hybrid_pair_test_uses_mcnemar_only_when_both_sizes_ran_the_whole_stream() -> None:
+    """Its fixed-n part is valid only at the n fixed in advance, the whole stream; each part spends half the level."""
+    first, second = [True] * 200, [False] * 12 + [True] * 188
+    mcnemar, anytime = compare_paired(first, second).p_value, compare_anytime(first, second).p_value
+    assert mcnemar < anytime
+    assert compare_hybrid(Reached(first, True), Reached(second, True)).p_value == 2 * mcnemar
+    assert compare_hybrid(Reached(first, True), Reached(second, False)).p_value == min(1.0, 2 * anytime)
+    assert compare_hybrid(Reached(first, True), Reached(second, True)).direction == -1
+
+
+def test_a_run_whose_test_body_rejected_examples_is_not_replayed(tmp_path: Path) -> None:
+    """Its records no longer line up with the stream's blocks, so a replay would not be the run --sequential makes."""
+    row = {"status": "passed", "behaviour": "b", "model": "m", "nodeid": "x", "required_rate": 0.5, "examples": 5}
+    document = {
+        "run": {"stopping": {"mode": "fixed"}},
+        "results": [row],
+        "verdicts": {"x": [{"case_id": "a", "passed": True}]},
+    }
+    (tmp_path / "results.json").write_text(json.dumps(document))
+    with pytest.raises(SystemExit, match="recorded 1 of its 5 examples"):
+        replay(tmp_path)
