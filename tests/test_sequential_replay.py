@@ -33,6 +33,42 @@ def test_replaying_a_fixed_run_gives_what_a_sequential_run_scores(
     assert replayed["trends"]["fixed"] == trend_table(ReportData.read(suite.path / "run"))["trend"].to_dict()
 
 
+THREE_SIZES = """
+[tool.scalecheck.families.three]
+sizes = [
+    {label = "small@0.40", python = "tests.scripted:with_rate", params = 1000},
+    {label = "mid@0.15", python = "tests.scripted:with_rate", params = 2000},
+    {label = "large@0.02", python = "tests.scripted:with_rate", params = 3000},
+]
+"""
+
+
+def test_three_sizes_and_a_stream_that_is_not_a_multiple_of_the_block_replay_as_they_run(
+    suite: pytest.Pytester,
+) -> None:
+    """Pairs with two earlier sizes each, and a last block of 5 cases."""
+    suite.makepyprojecttoml(THREE_SIZES)
+    for mode in ((), ("--sequential",)):
+        suite.runpytest(
+            "behaviours/", "--model-family", "three", "--examples", "105", "--report-dir", f"run{''.join(mode)}", *mode
+        )
+    sequential = suite.path / "run--sequential"
+    rows = json.loads((sequential / "results.json").read_text())["results"]
+    built = replay(suite.path / "run")["stops"]["built"]["repetition_suppression"]
+    assert [(stop.n, stop.passes) for stop in built] == [(row["n"], row["status"] == "passed") for row in rows]
+    assert replay(suite.path / "run")["trends"]["built"] == trend_table(ReportData.read(sequential))["trend"].to_dict()
+
+
+def test_taken_literally_outcomes_not_scored_count_for_neither_the_bar_nor_the_pair() -> None:
+    """Too-long cases (None) of a 105-case stream: the bar and the pair see only judged cases, the last block is 5."""
+    small = [None if index % 7 == 0 else True for index in range(105)]
+    large = [None if index % 7 == 0 else False for index in range(105)]
+    stops = replay_literal([cell("small", small), cell("large", large)], pair_alpha=0.05)
+    assert [stop.passes for stop in stops] == [True, False]
+    assert all(stop.through % 20 == 0 or stop.through == 105 for stop in stops)
+    assert all(stop.n == sum(passed is not None for passed in small[: stop.through]) for stop in stops)
+
+
 def test_a_sequential_run_is_not_replayed(suite: pytest.Pytester) -> None:
     rated(suite, "0.30", "0.05").runpytest("behaviours/", "--model-family", "rated", "--examples", "40", "--sequential")
     with pytest.raises(SystemExit, match="replay a fixed run"):
@@ -44,7 +80,7 @@ def test_a_folder_without_results_says_what_to_give(tmp_path: Path) -> None:
         replay(tmp_path)
 
 
-def cell(model: str, passed: list[bool]) -> Cell:
+def cell(model: str, passed: list[bool | None]) -> Cell:
     return Cell("b", model, 0.5, tuple(str(index) for index in range(len(passed))), tuple(passed))
 
 
