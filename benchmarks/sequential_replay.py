@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,8 +118,11 @@ def point_passes(answered: Sequence[bool], bar: float) -> bool:
     return bool(answered) and sum(answered) / len(answered) >= bar
 
 
-def judged(cell: Cell, through: int) -> int:
-    return sum(passed is not None for passed in cell.passed[:through])
+def stop_at(cell: Cell, through: int, verdict: str, why: str) -> Stop:
+    """The cell run through ``through`` cases: pass/fail by its bar verdict, else by the point estimate."""
+    answered = [passed for passed in cell.passed[:through] if passed is not None]
+    passes = verdict == "above" if verdict != "undecided" else point_passes(answered, cell.bar)
+    return Stop(through, len(answered), passes, "undecided at cap" if verdict == "undecided" else why)
 
 
 def fixed_stop(cell: Cell) -> Stop:
@@ -139,45 +142,50 @@ def replay_built(sizes: Sequence[Cell], pair_alpha: float) -> list[Stop]:
             block = list(zip(cell.keys[through : through + BLOCK], cell.passed[through : through + BLOCK], strict=True))
             through = min(through + BLOCK, length)
             stopping.feed(block, through=through)
-        verdict = stopping.bar.decision.verdict
-        answered = [passed for passed in cell.passed[:through] if passed is not None]
-        passes = verdict == "above" if verdict != "undecided" else point_passes(answered, cell.bar)
-        why = "undecided at cap" if verdict == "undecided" else stopping.stopped
-        stops.append(Stop(through, len(answered), passes, why))
-        outcomes = {key: passed for key, passed in zip(cell.keys[:through], cell.passed[:through], strict=True)}
-        earlier.append(SizeOutcomes(cell.model, {k: v for k, v in outcomes.items() if v is not None}, through))
+        stops.append(stop_at(cell, through, stopping.bar.decision.verdict, stopping.stopped))
+        outcomes = zip(cell.keys[:through], cell.passed[:through], strict=True)
+        earlier.append(
+            SizeOutcomes(cell.model, {key: passed for key, passed in outcomes if passed is not None}, through)
+        )
     return stops
+
+
+def decided_at(length: int, sequence: RateSequence | PairedSequence, feed: Callable[[int, int], None]) -> int:
+    """The first block end at which ``sequence``, fed each block's cases by ``feed(start, end)``, has a verdict; the
+    stream's end if it never has."""
+    for through in range(BLOCK, length + BLOCK, BLOCK):
+        if not sequence.decision.done:
+            feed(through - BLOCK, min(through, length))
+        if sequence.decision.verdict != "undecided":
+            return min(through, length)
+    return length
 
 
 def bar_decided_at(cell: Cell) -> tuple[int, str]:
     """The first block end at which the bar is decided, and the verdict; the stream's end and "undecided" if never."""
-    sequence = RateSequence(cell.bar, confidence=CONFIDENCE, cap=max(1, judged(cell, len(cell.passed))))
-    for through in range(BLOCK, len(cell.passed) + BLOCK, BLOCK):
-        block = [passed for passed in cell.passed[through - BLOCK : through] if passed is not None]
-        if block and not sequence.decision.done:
+    answered = [passed for passed in cell.passed if passed is not None]
+    sequence = RateSequence(cell.bar, confidence=CONFIDENCE, cap=max(1, len(answered)))
+
+    def feed(start: int, end: int) -> None:
+        block = [passed for passed in cell.passed[start:end] if passed is not None]
+        if block:
             sequence.feed(block)
-        if sequence.decision.verdict != "undecided":
-            return min(through, len(cell.passed)), sequence.decision.verdict
-    return len(cell.passed), "undecided"
+
+    return decided_at(len(cell.passed), sequence, feed), sequence.decision.verdict
 
 
 def pair_decided_at(first: Cell, second: Cell, alpha: float) -> int:
     """The first block end at which the anytime-valid pair test at ``alpha`` decides; the stream's end if never."""
     shared = [(a, b) for a, b in zip(first.passed, second.passed, strict=True) if a is not None and b is not None]
     sequence = PairedSequence(alpha=alpha, cap=max(1, len(shared)))
-    for through in range(BLOCK, len(first.passed) + BLOCK, BLOCK):
-        block = [
-            (a, b)
-            for a, b in zip(
-                first.passed[through - BLOCK : through], second.passed[through - BLOCK : through], strict=True
-            )
-            if a is not None and b is not None
-        ]
-        if block and not sequence.decision.done:
+
+    def feed(start: int, end: int) -> None:
+        pairs = zip(first.passed[start:end], second.passed[start:end], strict=True)
+        block = [(a, b) for a, b in pairs if a is not None and b is not None]
+        if block:
             sequence.feed([a for a, _ in block], [b for _, b in block])
-        if sequence.decision.verdict != "undecided":
-            return min(through, len(first.passed))
-    return len(first.passed)
+
+    return decided_at(len(first.passed), sequence, feed)
 
 
 def replay_literal(sizes: Sequence[Cell], pair_alpha: float) -> list[Stop]:
@@ -188,13 +196,10 @@ def replay_literal(sizes: Sequence[Cell], pair_alpha: float) -> list[Stop]:
         for j in range(i + 1, len(sizes)):
             at = pair_decided_at(sizes[i], sizes[j], pair_alpha / 2)
             through[i], through[j] = max(through[i], at), max(through[j], at)
-    stops = []
-    for cell, (_, verdict), at in zip(sizes, needed, through, strict=True):
-        answered = [passed for passed in cell.passed[:at] if passed is not None]
-        passes = verdict == "above" if verdict != "undecided" else point_passes(answered, cell.bar)
-        why = "undecided at cap" if verdict == "undecided" else ("decided" if at < len(cell.passed) else "cap")
-        stops.append(Stop(at, len(answered), passes, why))
-    return stops
+    return [
+        stop_at(cell, at, verdict, "decided" if at < len(cell.passed) else "cap")
+        for cell, (_, verdict), at in zip(sizes, needed, through, strict=True)
+    ]
 
 
 def compare_hybrid(first: Outcomes, second: Outcomes) -> Comparison:

@@ -15,14 +15,19 @@ from reports.table import trend_table
 from tests.test_plugin_sequential import rated
 
 
-@pytest.mark.parametrize(("small", "large"), [("0.30", "0.05"), ("0.55", "0.50")])
-def test_replaying_a_fixed_run_gives_what_a_sequential_run_scores(
-    suite: pytest.Pytester, small: str, large: str
-) -> None:
-    family = rated(suite, small, large)
+def assert_replay_is_the_sequential_run(suite: pytest.Pytester, family: str, examples: str) -> None:
+    """Run ``family`` fixed and with --sequential; the fixed run's replay must give the sequential run's n and
+    pass/fail in every cell and both runs' trends."""
     for mode in ((), ("--sequential",)):
-        family.runpytest(
-            "behaviours/", "--model-family", "rated", "--examples", "200", "--report-dir", f"run{''.join(mode)}", *mode
+        suite.runpytest(
+            "behaviours/",
+            "--model-family",
+            family,
+            "--examples",
+            examples,
+            "--report-dir",
+            f"run{''.join(mode)}",
+            *mode,
         )
     sequential = suite.path / "run--sequential"
     rows = json.loads((sequential / "results.json").read_text())["results"]
@@ -31,6 +36,13 @@ def test_replaying_a_fixed_run_gives_what_a_sequential_run_scores(
     assert [(stop.n, stop.passes) for stop in built] == [(row["n"], row["status"] == "passed") for row in rows]
     assert replayed["trends"]["built"] == trend_table(ReportData.read(sequential))["trend"].to_dict()
     assert replayed["trends"]["fixed"] == trend_table(ReportData.read(suite.path / "run"))["trend"].to_dict()
+
+
+@pytest.mark.parametrize(("small", "large"), [("0.30", "0.05"), ("0.55", "0.50")])
+def test_replaying_a_fixed_run_gives_what_a_sequential_run_scores(
+    suite: pytest.Pytester, small: str, large: str
+) -> None:
+    assert_replay_is_the_sequential_run(rated(suite, small, large), "rated", "200")
 
 
 THREE_SIZES = """
@@ -48,15 +60,7 @@ def test_three_sizes_and_a_stream_that_is_not_a_multiple_of_the_block_replay_as_
 ) -> None:
     """Pairs with two earlier sizes each, and a last block of 5 cases."""
     suite.makepyprojecttoml(THREE_SIZES)
-    for mode in ((), ("--sequential",)):
-        suite.runpytest(
-            "behaviours/", "--model-family", "three", "--examples", "105", "--report-dir", f"run{''.join(mode)}", *mode
-        )
-    sequential = suite.path / "run--sequential"
-    rows = json.loads((sequential / "results.json").read_text())["results"]
-    built = replay(suite.path / "run")["stops"]["built"]["repetition_suppression"]
-    assert [(stop.n, stop.passes) for stop in built] == [(row["n"], row["status"] == "passed") for row in rows]
-    assert replay(suite.path / "run")["trends"]["built"] == trend_table(ReportData.read(sequential))["trend"].to_dict()
+    assert_replay_is_the_sequential_run(suite, "three", "105")
 
 
 def test_taken_literally_outcomes_not_scored_count_for_neither_the_bar_nor_the_pair() -> None:
